@@ -1,0 +1,34 @@
+"""xaitools: the small library behind the executable book on explaining image classifiers.
+
+One module per method; each module's functions are the chapter's steps.
+
+- :mod:`xaitools.data`   -- named assets (the text's images), offline mirror, cache, ``load_image``
+- :mod:`xaitools.models` -- ``load()`` a classifier bundle, ``flatten_model``
+- :mod:`xaitools.lime`   -- LIME for images, step by step
+- :mod:`xaitools.viz`    -- heatmap overlays
+"""
+
+import os as _os
+
+# Quiet, reproducible TensorFlow on CPU. Must happen before TensorFlow is imported:
+# oneDNN's reordered float sums make results differ in the last digits between CPUs (and it
+# prints a timestamped notice on import that would end up in notebook outputs).
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+__version__ = "0.1.0"
+
+DEFAULT_SEED = 222  # the text's ``np.random.seed(222)``
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> None:
+    """Seed Python, NumPy and TensorFlow and make TF ops deterministic.
+
+    Calls ``keras.utils.set_random_seed`` (Python ``random``, NumPy's global
+    generator, TF) and ``tf.config.experimental.enable_op_determinism()``.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

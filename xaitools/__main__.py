@@ -1,0 +1,3 @@
+from xaitools.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Named assets: the text's images and data, sha256-pinned.
+
+Lookup order for :func:`fetch`:
+
+1. the directory named by ``$XAITOOLS_MIRROR`` (an offline mirror with the same file names),
+2. the local cache (``$XAITOOLS_CACHE``, default ``~/.cache/xaitools``),
+3. a download with ``keras.utils.get_file`` (sha256-verified) into a temporary
+   directory of the cache, then an atomic ``os.replace`` into place.
+
+A file whose sha256 does not match is an error, never used silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MIRROR_ENV = "XAITOOLS_MIRROR"
+CACHE_ENV = "XAITOOLS_CACHE"
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str  # file name, in the mirror and in the cache
+    url: str
+    sha256: str
+    description: str = ""
+
+
+ASSETS: dict[str, Asset] = {
+    a.name: a
+    for a in [
+        Asset(
+            "cat-and-dog.jpg",
+            "https://arteagac.github.io/blog/lime_image/img/cat-and-dog.jpg",
+            "5dc8edf8ca0214def5cd28697b2fc4541264d154c37a62c41448120b30b2c8d2",
+            "The text's LIME image (Figure 12-2): a Labrador retriever and a cat.",
+        ),
+        Asset(
+            "cat_dog.jpg",
+            "https://raw.githubusercontent.com/ramprs/grad-cam/master/images/cat_dog.jpg",
+            "ec62e965a2699adb4d043c0468817062bc7aa5019358fdf8ececd104d3de36e8",
+            "The Grad-CAM paper's image (Figure 12-11): a bull mastiff / boxer and a tiger cat.",
+        ),
+    ]
+}
+
+
+class AssetError(RuntimeError):
+    """An asset could not be found, downloaded or verified."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "xaitools")
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify(path: Path, asset: Asset) -> Path:
+    digest = sha256sum(path)
+    if digest != asset.sha256:
+        raise AssetError(
+            f"{path} does not match the pinned sha256 of {asset.name!r}:\n"
+            f"  expected {asset.sha256}\n  found    {digest}\n"
+            f"Delete it (or fix the mirror) so that it can be fetched again from {asset.url}"
+        )
+    return path
+
+
+def fetch(name: str) -> Path:
+    """Return a local, verified path to the named asset (see module docstring)."""
+    if name not in ASSETS:
+        raise KeyError(f"unknown asset {name!r}; known assets: {', '.join(sorted(ASSETS))}")
+    asset = ASSETS[name]
+
+    mirror = os.environ.get(MIRROR_ENV)
+    if mirror:
+        candidate = Path(mirror).expanduser() / asset.name
+        if candidate.is_file():
+            return _verify(candidate, asset)
+
+    cached = cache_dir() / asset.name
+    if cached.is_file():
+        return _verify(cached, asset)
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    import keras
+
+    with tempfile.TemporaryDirectory(dir=cached.parent, prefix=".download-") as tmp:
+        try:
+            downloaded = keras.utils.get_file(
+                fname=asset.name,
+                origin=asset.url,
+                file_hash=asset.sha256,
+                hash_algorithm="sha256",
+                cache_dir=tmp,
+                cache_subdir=".",
+            )
+        except Exception as exc:  # no network, HTTP error, hash mismatch, ...
+            where = f"${MIRROR_ENV}={mirror!r}" if mirror else f"${MIRROR_ENV} is not set"
+            raise AssetError(
+                f"could not download {asset.name!r} from {asset.url} ({exc}).\n"
+                f"Offline? Put {asset.name!r} in a directory and point {MIRROR_ENV} at it "
+                f"({where}), or copy it into the cache at {cached}."
+            ) from exc
+        _verify(Path(downloaded), asset)
+        os.replace(downloaded, cached)  # atomic: readers never see a partial file
+    return cached
+
+
+def _is_url(s: str) -> bool:
+    return urllib.parse.urlparse(s).scheme in ("http", "https", "ftp")
+
+
+def resolve(source: str | os.PathLike) -> Path:
+    """An asset name, a local path or a URL -> a local path.
+
+    URLs of registered assets are served from the mirror/cache; other URLs are
+    downloaded (unpinned) into the cache with ``keras.utils.get_file``.
+    """
+    s = os.fspath(source)
+    if s in ASSETS:
+        return fetch(s)
+    if _is_url(s):
+        for asset in ASSETS.values():
+            if asset.url == s:
+                return fetch(asset.name)
+        import keras
+
+        fname = Path(urllib.parse.urlparse(s).path).name or "download"
+        try:
+            return Path(keras.utils.get_file(fname=fname, origin=s, cache_dir=str(cache_dir()), cache_subdir="urls"))
+        except Exception as exc:
+            raise AssetError(f"could not download {s} ({exc})") from exc
+    p = Path(s).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"{s!r} is neither a file, a URL nor a known asset (known assets: {', '.join(sorted(ASSETS))})"
+        )
+    return p
+
+
+def load_image(source: str | os.PathLike) -> np.ndarray:
+    """Read an image (asset name, path or URL) as an RGB float32 array in [0, 1], shape (H, W, 3).
+
+    Grayscale is repeated to three channels and an alpha channel is composited on white.
+    """
+    path = resolve(source)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+                im = im.convert("RGBA")
+                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(background, im)
+            rgb = im.convert("RGB")
+            arr = np.asarray(rgb, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{path} is not an image that can be read (PNG, JPEG, ...): {exc}") from exc
+    return arr

