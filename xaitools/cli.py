@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 
-METHODS = ("lime",)
 LIME_SIZE = (299, 299)  # the text's working size for LIME
 
 
@@ -23,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("explain", help="explain the model's prediction for an image")
     ex.add_argument("image", help="asset name (e.g. cat-and-dog.jpg), file path or URL")
-    ex.add_argument("--method", required=True, choices=METHODS)
+    ex.add_argument("--method", required=True, choices=sorted(METHODS))
     ex.add_argument("--model", default=None, help="dog_breeds (default), inception_v3 or vgg16")
     ex.add_argument("--class", dest="cls", default=None, help="class name, WordNet id or index (default: top class)")
     ex.add_argument("--samples", type=int, default=150, help="LIME: number of perturbations (default 150)")
@@ -49,17 +48,22 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def explain_lime(model, image, cls, samples, seed):
+# Each method: (model, image in [0, 1], class index or None, parsed args) -> (class index, heatmap),
+# the heatmap a 2-D float array in [0, 1] at the image's own height x width.
+def explain_lime(model, image, cls, args):
     """LIME at the text's working size (299x299), mapped back to the image's own size."""
     from skimage.transform import resize
 
     from xaitools import lime, viz
 
     small = resize(image, LIME_SIZE).astype(np.float32)
-    exp = lime.explain(small, model.predict, class_index=cls, num_perturb=samples,
-                       hide_color=0.5, random_state=seed)
+    exp = lime.explain(small, model.predict, class_index=cls, num_perturb=args.samples,
+                       hide_color=0.5, random_state=args.seed)
     heatmap = viz.resize_map(exp.heatmap(), image.shape[:2], nearest=True)
     return exp.class_index, heatmap
+
+
+METHODS = {"lime": explain_lime}
 
 
 def cmd_explain(args) -> int:
@@ -73,7 +77,7 @@ def cmd_explain(args) -> int:
     image = data.load_image(args.image)
     model = _load_model(args.model, args.method)
     cls = None if args.cls is None else model.class_index(args.cls)
-    cls, heatmap = explain_lime(model, image, cls, args.samples, args.seed)
+    cls, heatmap = METHODS[args.method](model, image, cls, args)
     prob = float(model.predict(image)[0, cls])
     print(f"{args.method}: {model.class_names[cls]} (class {cls}, p={prob:.4f}) with {model.name}")
     if args.heatmap_out:
