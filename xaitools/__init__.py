@@ -2,9 +2,11 @@
 
 One module per method; each module's functions are the chapter's steps.
 
-- :mod:`xaitools.data`   -- named assets (the text's images), offline mirror, cache, ``load_image``
+- :mod:`xaitools.data`   -- named assets (the text's images), offline mirror, cache, ``load_image``,
+  the cats-vs-dogs data set
 - :mod:`xaitools.models` -- ``load()`` a classifier bundle, ``flatten_model``
 - :mod:`xaitools.lime`   -- LIME for images, step by step
+- :mod:`xaitools.cam`    -- class activation maps; ``BaseCAM``, the core shared with Grad-CAM
 - :mod:`xaitools.viz`    -- heatmap overlays
 """
 
@@ -12,8 +14,10 @@ import os as _os
 
 # Quiet, reproducible TensorFlow on CPU. Must happen before TensorFlow is imported:
 # oneDNN's reordered float sums make results differ in the last digits between CPUs (and it
-# prints a timestamped notice on import that would end up in notebook outputs).
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# prints a timestamped notice on import that would end up in notebook outputs). Level 3 also hides
+# the C++ "NodeDef mentions attribute use_unbounded_threadpool" line that TF 2.21's tf.data logs
+# (as an error, harmlessly) under model.fit/predict; Python exceptions are not affected.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"

@@ -172,3 +172,104 @@ def load_image(source: str | os.PathLike) -> np.ndarray:
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"{path} is not an image that can be read (PNG, JPEG, ...): {exc}") from exc
     return arr
+
+
+# -- The cats-vs-dogs data set (the CAM chapter) ---------------------------------------------------
+CATS_DOGS = "cats_and_dogs_filtered"
+CATS_DOGS_URL = "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"
+CATS_DOGS_SPLITS = ("train", "validation")
+CATS_DOGS_CLASSES = ("cats", "dogs")  # label 0 = cat, 1 = dog (the sigmoid output: P(dog))
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+
+class DatasetError(AssetError):
+    """A data set folder does not have the expected layout or holds unreadable images."""
+
+
+def check_cats_and_dogs(root: str | os.PathLike, decode: bool = True) -> Path:
+    """Check ``root/{train,validation}/{cats,dogs}/*.jpg`` (nothing else is pinned: the zip's hash is unknown).
+
+    Every split has both class folders, every class folder has images, and (``decode=True``) every
+    image decodes. Raises :class:`DatasetError` saying what is wrong; returns ``root``.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    expected = f"expected {root}/{{{','.join(CATS_DOGS_SPLITS)}}}/{{{','.join(CATS_DOGS_CLASSES)}}}/*.jpg"
+    for split in CATS_DOGS_SPLITS:
+        if not (root / split).is_dir():
+            raise DatasetError(f"the {split!r} split is missing: no folder {root / split} ({expected})")
+        for cls in CATS_DOGS_CLASSES:
+            folder = root / split / cls
+            if not folder.is_dir():
+                raise DatasetError(f"the class folder {cls!r} of the {split!r} split is missing: {folder} ({expected})")
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise DatasetError(f"{folder} holds no images ({expected})")
+            for path in files if decode else ():
+                try:
+                    with Image.open(path) as im:
+                        im.draft("RGB", (32, 32))  # JPEG: decode at reduced scale, enough to find a broken file
+                        im.load()
+                except Exception as exc:  # PIL raises several types for broken files
+                    raise DatasetError(f"{path} is not a readable image ({exc}); delete or replace it") from exc
+    return root
+
+
+def cats_and_dogs_dir() -> Path:
+    """The checked ``cats_and_dogs_filtered`` folder: from ``$XAITOOLS_MIRROR``, the cache, or downloaded.
+
+    The download (``keras.utils.get_file(..., extract=True)``) goes to a temporary folder of the
+    cache and is moved into place only after its layout has been checked.
+    """
+    mirror = os.environ.get(MIRROR_ENV)
+    if mirror and (Path(mirror).expanduser() / CATS_DOGS).is_dir():
+        return check_cats_and_dogs(Path(mirror).expanduser() / CATS_DOGS)
+    cached = cache_dir() / CATS_DOGS
+    if cached.is_dir():
+        return check_cats_and_dogs(cached)
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    import keras
+
+    with tempfile.TemporaryDirectory(dir=cached.parent, prefix=".download-") as tmp:
+        try:
+            extracted = keras.utils.get_file(
+                fname=f"{CATS_DOGS}.zip", origin=CATS_DOGS_URL, extract=True, cache_dir=tmp, cache_subdir="."
+            )
+        except Exception as exc:
+            where = f"${MIRROR_ENV}={mirror!r}" if mirror else f"${MIRROR_ENV} is not set"
+            raise DatasetError(
+                f"could not download {CATS_DOGS_URL} ({exc}).\nOffline? Put the extracted folder "
+                f"{CATS_DOGS}/ in a directory and point {MIRROR_ENV} at it ({where}), or put it at {cached}."
+            ) from exc
+        root = Path(extracted) / CATS_DOGS  # the zip holds one top folder
+        check_cats_and_dogs(root if root.is_dir() else Path(extracted))
+        os.replace(root if root.is_dir() else extracted, cached)
+    return cached
+
+
+def cats_and_dogs(split: str = "train", image_size=(160, 160), per_class: int | None = None, with_paths: bool = False):
+    """Images and labels of a split: ``(images (N, H, W, 3) float32 in [0, 1], labels (N,) 0 = cat, 1 = dog)``.
+
+    Read with ``keras.utils.image_dataset_from_directory`` (resized to ``image_size``, file order,
+    cats first). ``per_class``: keep only the first ``per_class`` images of each class.
+    ``with_paths``: also return each image's path relative to the data set folder (``validation/cats/cat.1.jpg``).
+    """
+    if split not in CATS_DOGS_SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {CATS_DOGS_SPLITS}")
+    import keras
+
+    root = cats_and_dogs_dir()
+    ds = keras.utils.image_dataset_from_directory(
+        root / split, labels="inferred", label_mode="int", class_names=list(CATS_DOGS_CLASSES),
+        image_size=tuple(image_size), batch_size=64, shuffle=False, verbose=False,
+    )
+    batches = [(np.asarray(x), np.asarray(y)) for x, y in ds]
+    images = np.concatenate([x for x, _ in batches]) / np.float32(255)
+    labels = np.concatenate([y for _, y in batches]).astype(int)
+    paths = [Path(p).relative_to(root).as_posix() for p in ds.file_paths]
+    if per_class is not None:
+        keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(CATS_DOGS_CLASSES))])
+        images, labels, paths = images[keep], labels[keep], [paths[i] for i in keep]
+    return (images.astype(np.float32), labels) + ((paths,) if with_paths else ())

@@ -1,0 +1,101 @@
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from xaitools import data
+
+
+def make_layout(root, n=2, size=(24, 20)):
+    """A tiny cats_and_dogs_filtered folder: n images per class and split, cats dark, dogs bright."""
+    for split in data.CATS_DOGS_SPLITS:
+        for label, cls in enumerate(data.CATS_DOGS_CLASSES):
+            folder = root / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", size, (200 * label + i, 10, 20)).save(folder / f"{cls[:-1]}.{i}.jpg")
+    return root
+
+
+@pytest.fixture
+def no_mirror(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_a_good_layout_passes(tmp_path):
+    root = make_layout(tmp_path / data.CATS_DOGS)
+    assert data.check_cats_and_dogs(root) == root
+
+
+@pytest.mark.parametrize(
+    "damage,needle",
+    [
+        (lambda r: shutil.rmtree(r / "validation"), "'validation' split is missing"),
+        (lambda r: shutil.rmtree(r / "train" / "dogs"), "class folder 'dogs' of the 'train' split is missing"),
+        (lambda r: [p.unlink() for p in (r / "validation" / "cats").iterdir()], "holds no images"),
+        (lambda r: (r / "train" / "cats" / "cat.1.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg"),
+         "cat.1.jpg is not a readable image"),
+    ],
+)
+def test_a_broken_layout_says_what_is_wrong(tmp_path, damage, needle):
+    root = make_layout(tmp_path / data.CATS_DOGS)
+    damage(root)
+    with pytest.raises(data.DatasetError, match=needle) as err:
+        data.check_cats_and_dogs(root)
+    assert "expected" in str(err.value) or "readable" in str(err.value)
+
+
+def test_the_mirror_folder_is_used_and_loaded_with_keras(tmp_path, monkeypatch):
+    make_layout(tmp_path / data.CATS_DOGS, n=3)
+    monkeypatch.setenv(data.MIRROR_ENV, str(tmp_path))
+    assert data.cats_and_dogs_dir() == tmp_path / data.CATS_DOGS
+    images, labels, paths = data.cats_and_dogs("validation", image_size=(8, 10), with_paths=True)
+    assert images.shape == (6, 8, 10, 3) and images.dtype == np.float32
+    assert 0 <= images.min() and images.max() <= 1
+    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 1])
+    assert paths[0] == "validation/cats/cat.0.jpg" and paths[-1] == "validation/dogs/dog.2.jpg"
+    assert images[labels == 1, ..., 0].mean() > images[labels == 0, ..., 0].mean() + 0.5  # dogs were made bright
+    few, few_labels = data.cats_and_dogs("train", image_size=(8, 8), per_class=1)
+    np.testing.assert_array_equal(few_labels, [0, 1])
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        data.cats_and_dogs("test")
+
+
+def test_download_extracts_checks_and_caches(tmp_path, no_mirror, monkeypatch):
+    make_layout(tmp_path / "src" / data.CATS_DOGS)
+    archive = tmp_path / "cats_and_dogs_filtered.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted((tmp_path / "src").rglob("*")):
+            z.write(p, p.relative_to(tmp_path / "src").as_posix())
+    monkeypatch.setattr(data, "CATS_DOGS_URL", archive.as_uri())
+    root = data.cats_and_dogs_dir()
+    assert root == no_mirror / data.CATS_DOGS
+    assert sorted(p.name for p in no_mirror.iterdir()) == [data.CATS_DOGS]  # no temporary left behind
+    data.check_cats_and_dogs(root)
+    archive.unlink()
+    assert data.cats_and_dogs_dir() == root  # from the cache now
+
+
+def test_a_broken_download_is_not_cached(tmp_path, no_mirror, monkeypatch):
+    make_layout(tmp_path / "src" / data.CATS_DOGS)
+    shutil.rmtree(tmp_path / "src" / data.CATS_DOGS / "train" / "cats")
+    archive = tmp_path / "broken.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted((tmp_path / "src").rglob("*")):
+            z.write(p, p.relative_to(tmp_path / "src").as_posix())
+    monkeypatch.setattr(data, "CATS_DOGS_URL", archive.as_uri())
+    with pytest.raises(data.DatasetError, match="'cats' of the 'train' split is missing"):
+        data.cats_and_dogs_dir()
+    assert not (no_mirror / data.CATS_DOGS).exists()
+
+
+def test_offline_without_mirror_names_the_url_and_the_variable(tmp_path, no_mirror, monkeypatch):
+    monkeypatch.setattr(data, "CATS_DOGS_URL", (tmp_path / "missing.zip").as_uri())
+    with pytest.raises(data.DatasetError) as err:
+        data.cats_and_dogs_dir()
+    assert "missing.zip" in str(err.value) and data.MIRROR_ENV in str(err.value)
+

@@ -1,0 +1,330 @@
+"""Class activation maps (Zhou et al. 2016, "Learning Deep Features for Discriminative Localization").
+
+The text's four steps:
+
+1. :func:`CAMmodel` -- a frozen pretrained base, flattened, then ``GlobalAveragePooling2D`` and
+   ``Dense(1, activation="sigmoid")`` (cats vs dogs).
+2. :func:`fit` retrains the new head with the base frozen; :class:`CAMLogger` computes CAMs of a
+   few images at the end of every epoch (and logs them to Weights & Biases when a run is active).
+3. :class:`CAM` -- ``compute_heatmap`` / ``overlay_heatmap`` as in the text.
+4. (the notebook) look at the maps, above all the misclassified images.
+
+CAM and Grad-CAM share one core, as in pytorch-grad-cam: a map is a weighted sum of the last conv
+layer's feature maps, ``sum_k w_k A^k``. :class:`BaseCAM` computes it; subclasses only say where the
+channel weights ``w_k`` come from (:meth:`BaseCAM.get_cam_weights`): for CAM the final ``Dense``
+kernel's column of the class, for Grad-CAM (:mod:`xaitools.gradcam`) the spatially pooled gradients.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from xaitools import models
+from xaitools.models import flatten_model
+
+HEATMAP_THRESHOLD = 0.2  # the text: heatmap[np.where(caml < 0.2)] = 0
+
+
+# -- The graph: which layers are conv feature maps, and a model that returns them ------------------
+def _graph_tensors(flat) -> dict:
+    """Layer name -> its output tensor in ``flat``'s own graph (walking back from the outputs).
+
+    (``layer.output`` is not enough: a layer of a nested base also has a node in the original,
+    nested graph, and ``layer.output`` returns that one.)
+    """
+    tensors, stack = {}, list(flat.outputs)
+    while stack:
+        t = stack.pop()
+        op, node_index, _ = t._keras_history
+        if op is None or op.name in tensors:
+            continue
+        tensors[op.name] = t
+        stack.extend(op._inbound_nodes[node_index].input_tensors)
+    return tensors
+
+
+def _conv_names(flat, tensors) -> list[str]:
+    return [
+        layer.name for layer in flat.layers
+        if not isinstance(layer, keras.layers.InputLayer) and layer.name in tensors
+        and len(tensors[layer.name].shape) == 4
+    ]
+
+
+def conv_layer_names(model) -> list[str]:
+    """Names of the layers with 4-D outputs (N, h, w, channels) -- conv feature maps -- in graph order."""
+    flat = flatten_model(model)
+    return _conv_names(flat, _graph_tensors(flat))
+
+
+def cam_model(model, layer_name: str):
+    """A model: the model's input -> ``[feature maps of layer_name (N, h, w, K), predictions]``.
+
+    Built on ``flatten_model(model)``, so a layer inside a nested base (MobileNetV2's ``out_relu``
+    in the dog model) can be named directly.
+    """
+    flat = flatten_model(model)
+    tensors = _graph_tensors(flat)
+    candidates = _conv_names(flat, tensors)
+    if layer_name not in candidates:
+        raise ValueError(
+            f"{layer_name!r} is not a conv layer of {model.name}; layers with 4-D feature maps: "
+            f"{', '.join(candidates[-12:])}"
+            + (f" (the last 12 of {len(candidates)}; all: xaitools.cam.conv_layer_names(model))" if len(candidates) > 12 else "")
+        )
+    inputs = flat.inputs[0] if len(flat.inputs) == 1 else flat.inputs
+    return keras.Model(inputs, [tensors[layer_name], flat.outputs[0]], name=f"{model.name}_cam")
+
+
+# -- The shared core ------------------------------------------------------------------------------
+class BaseCAM:
+    """A class activation map = ReLU(sum_k w_k A^k), normalised by its maximum.
+
+    ``A`` are the feature maps of ``layerName`` and ``w`` the channel weights a subclass computes in
+    :meth:`get_cam_weights`.
+    """
+
+    def __init__(self, model, layerName: str):
+        self.model = model
+        self.layerName = layerName
+        self.cammodel = cam_model(model, layerName)  # two outputs: the conv feature maps and the prediction
+        self.num_classes = int(self.cammodel.outputs[1].shape[-1])
+
+    def get_cam_weights(self, images, class_idx):
+        """-> (weights (N, K), feature_maps (N, h, w, K), predictions (N, C)); ``class_idx`` is (N,) ints."""
+        raise NotImplementedError
+
+    def class_indices(self, class_idx, n: int) -> np.ndarray:
+        """An int or a sequence of ``n`` ints -> an (n,) int array, checked against the number of classes."""
+        idx = np.asarray(class_idx)
+        if idx.ndim == 0:
+            idx = np.full(n, idx)
+        if idx.shape != (n,) or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"class_idx must be an int or a sequence of {n} ints (one per image), got {class_idx!r}")
+        bad = idx[(idx < 0) | (idx >= self.num_classes)]
+        if bad.size:
+            raise IndexError(
+                f"class index {int(bad[0])} is out of range: the model has {self.num_classes} "
+                f"class{'es' if self.num_classes > 1 else ''} (0..{self.num_classes - 1})"
+            )
+        return idx.astype(int)
+
+    def compute_maps(self, images, class_idx, relu: bool = True) -> np.ndarray:
+        """Maps (N, h, w) at the conv layer's resolution, each divided by its maximum (in [0, 1] with relu).
+
+        ``images``: a batch (N, H, W, C) already preprocessed for the network.
+        """
+        images = np.asarray(images)
+        if images.ndim != 4:
+            raise ValueError(
+                f"images must be a batch of shape (N, H, W, C), preprocessed for the network; got shape "
+                f"{images.shape} (one image? use image[np.newaxis])"
+            )
+        if not np.issubdtype(images.dtype, np.floating):
+            raise TypeError(f"images must be floats preprocessed for the network, got dtype {images.dtype}")
+        images = images.astype(np.float32, copy=False)
+        idx = self.class_indices(class_idx, len(images))
+        weights, feature_maps, _ = self.get_cam_weights(images, idx)
+        maps = np.einsum("nhwk,nk->nhw", np.asarray(feature_maps), np.asarray(weights))  # sum_k w_k A^k
+        if relu:
+            maps = np.maximum(maps, 0)
+        peak = maps.max(axis=(1, 2), keepdims=True)
+        return maps / np.where(peak > 0, peak, 1)  # an all-zero map stays zero
+
+    # -- The text's display conventions --------------------------------------------------------
+    def compute_heatmap(self, image, classIdx) -> np.ndarray:
+        """The text's heatmap: the map resized to the image, JET colours (RGB uint8), black below 0.2.
+
+        ``image``: one preprocessed image, (1, H, W, C) as in the text, or (H, W, C).
+        """
+        import cv2
+
+        image = np.asarray(image)
+        if image.ndim == 3:
+            image = image[np.newaxis]
+        if image.ndim != 4 or len(image) != 1:
+            raise ValueError(f"compute_heatmap takes one image, (1, H, W, C) or (H, W, C); got shape {image.shape}")
+        caml = self.compute_maps(image, classIdx)[0]
+        caml = cv2.resize(caml, (image.shape[2], image.shape[1]))  # cv2 wants (width, height)
+        heatmap = cv2.applyColorMap(np.uint8(255 * np.clip(caml, 0, 1)), cv2.COLORMAP_JET)[..., ::-1]  # BGR -> RGB
+        heatmap = np.ascontiguousarray(heatmap)
+        heatmap[caml < HEATMAP_THRESHOLD] = 0
+        return heatmap
+
+    def overlay_heatmap(self, heatmap, image):
+        """The text's overlay: ``heatmap * 0.5 + image`` -> ``(heatmap, overlay)``, both RGB uint8.
+
+        ``image``: the picture to show, RGB in [0, 1], (H, W, 3) or (1, H, W, 3).
+        """
+        image = np.asarray(image, dtype=np.float32).reshape(np.shape(heatmap))
+        img = np.clip(heatmap / 255.0 * 0.5 + image, 0, 1)
+        return heatmap, np.uint8(np.round(img * 255))
+
+
+def _run(model, images, batch_size=32):
+    """``model(images)`` as NumPy: eagerly for a few images, else ``predict`` (compiled, in batches)."""
+    if len(images) <= batch_size:
+        return [np.asarray(t) for t in model(images, training=False)]
+    return model.predict(images, batch_size=batch_size, verbose=0)
+
+
+# -- CAM: the channel weights are the final Dense layer's kernel ----------------------------------
+def _cam_head(model, layer_name: str):
+    """The layers after ``layer_name``: GlobalAveragePooling2D -> (Dropout)* -> Dense, or a clear error."""
+    flat = flatten_model(model)
+    chain, t = [], flat.outputs[0]
+    while True:  # walk back from the output to the chosen layer (op None: reached the input)
+        op, node_index, _ = t._keras_history
+        if op is None or op.name == layer_name:
+            break
+        chain.append(op)
+        inputs = op._inbound_nodes[node_index].input_tensors
+        if not inputs:
+            op = None
+            break
+        t = inputs[0]
+    chain = chain[::-1]
+    kinds = [type(op).__name__ for op in chain]
+    ok = (
+        op is not None and len(chain) >= 2
+        and isinstance(chain[0], keras.layers.GlobalAveragePooling2D)
+        and isinstance(chain[-1], keras.layers.Dense)
+        and all(isinstance(op, keras.layers.Dropout) for op in chain[1:-1])
+    )
+    if not ok:
+        raise ValueError(
+            f"CAM needs GlobalAveragePooling2D -> (Dropout) -> Dense right after {layer_name!r}, but "
+            f"{model.name} has {' -> '.join(kinds) or 'no such path'} there. Use Grad-CAM "
+            f"(xaitools.gradcam), which works for any head, or retrain a GAP head (CAMmodel)."
+        )
+    return chain
+
+
+class CAM(BaseCAM):
+    """The text's CAM: channel weights = the final Dense layer's weights for the class."""
+
+    def __init__(self, model, layerName: str):
+        super().__init__(model, layerName)
+        self.dense = _cam_head(model, layerName)[-1]
+
+    def get_cam_weights(self, images, class_idx):
+        feature_maps, predictions = _run(self.cammodel, images)
+        kernel = np.asarray(self.dense.kernel)  # (K, C), read now: it changes while training
+        weights = kernel[:, self.class_indices(class_idx, len(images))].T  # (N, K)
+        return weights, np.asarray(feature_maps), np.asarray(predictions)
+
+
+# -- Step 1: modify the model ----------------------------------------------------------------------
+def pretrained_base(name: str | None = None, weights="imagenet"):
+    """The pretrained conv base of step 1 -> ``(base, image_size, preprocess)``.
+
+    ``dog_breeds`` (default): the MobileNetV2 inside the dog-breed model (160x160). ``vgg16`` (the
+    text's, chosen by ``XAI_MODEL=imagenet``): ``VGG16(include_top=False)``, used at 224x224.
+    ``preprocess`` maps [0, 1] RGB images (already at ``image_size``) to the base's input.
+    """
+    name = name or models.chapter_model("cam")
+    if name == "vgg16":
+        base = keras.applications.VGG16(include_top=False, weights=weights)
+        return base, (224, 224), lambda x: keras.applications.vgg16.preprocess_input(np.asarray(x) * 255.0)
+    if name == "dog_breeds":
+        dog = models.load("dog_breeds").model
+        base = next(layer for layer in dog.layers if isinstance(layer, keras.Model))  # mobilenetv2_1.00_160
+        return base, tuple(base.input.shape[1:3]), lambda x: np.asarray(x, dtype=np.float32) * 2 - 1
+    raise KeyError(f"no CAM base {name!r}; use 'dog_breeds' or 'vgg16'")
+
+
+def CAMmodel(base=None):
+    """The text's CAMmodel: frozen ``base`` (flattened) -> GlobalAveragePooling2D -> Dense(1, sigmoid).
+
+    The text appends the two layers to ``flatten_model``'s list of layers and builds a Sequential;
+    our ``flatten_model`` returns a flat functional model (MobileNetV2 has skip connections, so it
+    cannot be a Sequential), and the head is added on top of its output.
+    """
+    base = pretrained_base()[0] if base is None else base
+    base.trainable = False  # freeze the conv blocks: only the new head is trained
+    flat = flatten_model(base)
+    x = keras.layers.GlobalAveragePooling2D()(flat.output)  # insert GAP
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(flat.input, outputs, name="cam_model")
+
+
+# -- Step 2: retrain, with a callback that draws CAMs after every epoch ----------------------------
+class CAMLogger(keras.callbacks.Callback):
+    """Computes the CAMs of a few fixed images at the end of every epoch and keeps them.
+
+    ``validation_data``: a batch of images preprocessed for the network; ``display``: the same
+    images in [0, 1] for the overlays (default: each rescaled to [0, 1]). After training,
+    ``maps[e]`` (N, h, w) and ``probs[e]`` (N, outputs) hold epoch ``e``'s maps and predictions.
+    When ``wandb`` is installed and a run is active, the overlays are also sent with ``wandb.log``
+    (the text's W&B logging); wandb is never required.
+    ``model``: the CAM model to explain; by default the model being trained (``fit(fast=True)``
+    trains a head on cached features and sets it to the full model).
+    """
+
+    def __init__(self, validation_data, layerName: str, model=None, display=None, classIdx: int = 0):
+        super().__init__()
+        self.validation_data = np.asarray(validation_data, dtype=np.float32)
+        self.layerName, self.classIdx, self.cam_target = layerName, classIdx, model
+        lo = self.validation_data.min(axis=(1, 2, 3), keepdims=True)
+        hi = self.validation_data.max(axis=(1, 2, 3), keepdims=True)
+        self.display = display if display is not None else (self.validation_data - lo) / np.maximum(hi - lo, 1e-12)
+        self.maps, self.probs, self._cam = [], [], None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._cam is None:
+            self._cam = CAM(self.cam_target or self.model, self.layerName)
+        cam = self._cam
+        self.maps.append(cam.compute_maps(self.validation_data, self.classIdx))
+        self.probs.append(_run(cam.cammodel, self.validation_data)[1])
+        try:
+            import wandb
+        except ImportError:
+            return
+        if getattr(wandb, "run", None) is None:
+            return
+        overlays = [cam.overlay_heatmap(cam.compute_heatmap(x, self.classIdx), img)[1]
+                    for x, img in zip(self.validation_data, self.display)]
+        wandb.log({"images": [wandb.Image(np.uint8(np.round(img * 255))) for img in self.display],
+                   "cam": [wandb.Image(o) for o in overlays], "epoch": epoch})
+
+
+def fit(model, x, y, layerName: str, epochs: int = 5, batch_size: int = 32, validation_data=None,
+        callbacks=(), fast: bool = True, optimizer="adam", loss="binary_crossentropy"):
+    """Train the head after ``layerName`` (GAP -> Dense) with the layers before it frozen.
+
+    ``fast=False`` is plain ``model.fit`` on the images. ``fast=True`` gives the same model (the
+    tests check it): the frozen part's output does not change during training, so it is computed
+    once and only the head is fitted, on those features. Returns the ``keras.callbacks.History``;
+    with ``fast=True`` its ``features`` are the cached (training, validation) feature maps.
+    """
+    if not fast:
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+        return model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                         callbacks=list(callbacks), verbose=0)
+
+    head_layers = _cam_head(model, layerName)
+    frozen = [w.path for w in model.trainable_weights if not any(w is v for l in head_layers for v in l.weights)]
+    if frozen:
+        raise ValueError(f"fit(fast=True) needs everything before {layerName!r} frozen; trainable: {frozen[:3]}")
+    extractor = cam_model(model, layerName)  # -> [feature maps, predictions]; we use the maps
+
+    def features(images):
+        return extractor.predict(np.asarray(images), batch_size=batch_size, verbose=0)[0]
+
+    inputs = keras.Input(extractor.outputs[0].shape[1:])
+    h = inputs
+    for layer in head_layers:  # the same layer objects: training the head trains the model
+        h = layer(h)
+    head = keras.Model(inputs, h, name="cam_head")
+    for cb in callbacks:
+        if isinstance(cb, CAMLogger) and cb.cam_target is None:
+            cb.cam_target = model
+    if validation_data is not None:
+        validation_data = (features(validation_data[0]), validation_data[1])
+    head.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    train_features = features(x)
+    history = head.fit(train_features, y, epochs=epochs, batch_size=batch_size,
+                       validation_data=validation_data, callbacks=list(callbacks), verbose=0)
+    history.features = (train_features, None if validation_data is None else validation_data[0])
+    return history
