@@ -6,7 +6,9 @@ One module per method; each module's functions are the chapter's steps.
   the cats-vs-dogs data set
 - :mod:`xaitools.models` -- ``load()`` a classifier bundle, ``flatten_model``
 - :mod:`xaitools.lime`   -- LIME for images, step by step
+- :mod:`xaitools.saliency` -- pixel attribution: vanilla gradient, SmoothGrad, Integrated Gradients
 - :mod:`xaitools.cam`    -- class activation maps; ``BaseCAM``, the core shared with Grad-CAM
+- :mod:`xaitools.gradcam` -- Grad-CAM: the CAM core with pooled-gradient channel weights
 - :mod:`xaitools.viz`    -- heatmap overlays
 """
 

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 
 LIME_SIZE = (299, 299)  # the text's working size for LIME
+LIME_SAMPLES = 150  # the text's num_perturb
+SMOOTHGRAD_SAMPLES = 25
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--method", required=True, choices=sorted(METHODS))
     ex.add_argument("--model", default=None, help="dog_breeds (default), inception_v3 or vgg16")
     ex.add_argument("--class", dest="cls", default=None, help="class name, WordNet id or index (default: top class)")
-    ex.add_argument("--samples", type=int, default=150, help="LIME: number of perturbations (default 150)")
+    ex.add_argument("--samples", type=int, default=None,
+                    help="LIME: number of perturbations (default 150); smoothgrad: noisy copies (default 25)")
+    ex.add_argument("--layer", default=None, help="cam, gradcam: the conv layer (default: the model's last conv layer)")
+    ex.add_argument("--steps", type=int, default=64, help="ig: integration steps (default 64)")
+    ex.add_argument("--baseline", default="black", choices=["black", "blurred"], help="ig: the baseline image")
     ex.add_argument("--seed", type=int, default=222)
     ex.add_argument("--out", default=None, help="write the overlay picture here (PNG/JPEG)")
     ex.add_argument("--heatmap-out", default=None, help="write the map (.npy, float in [0, 1], image's H x W)")
@@ -35,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 def _load_model(name, method):
     from xaitools import models
 
-    return models.load(name, chapter=method)
+    chapter = {"smoothgrad": "saliency", "ig": "saliency"}.get(method, method)  # one chapter, three methods
+    return models.load(name, chapter=chapter)
 
 
 def cmd_predict(args) -> int:
@@ -57,19 +64,89 @@ def explain_lime(model, image, cls, args):
     from xaitools import lime, viz
 
     small = resize(image, LIME_SIZE).astype(np.float32)
-    exp = lime.explain(small, model.predict, class_index=cls, num_perturb=args.samples,
+    exp = lime.explain(small, model.predict, class_index=cls, num_perturb=args.samples or LIME_SAMPLES,
                        hide_color=0.5, random_state=args.seed)
     heatmap = viz.resize_map(exp.heatmap(), image.shape[:2], nearest=True)
     return exp.class_index, heatmap
 
 
-METHODS = {"lime": explain_lime}
+def _full_size(small_map, shape):
+    """A 2-D map at the network's resolution -> the image's H x W (bilinear), in [0, 1] with maximum 1."""
+    from xaitools import viz
+
+    m = np.clip(viz.resize_map(small_map, shape[:2]), 0, None)
+    peak = m.max()
+    return m / peak if peak > 0 else m
+
+
+def explain_gradcam(model, image, cls, args):
+    """Grad-CAM at the last conv layer (or --layer), upsampled to the image."""
+    from xaitools import gradcam
+
+    x = model.preprocess(image)
+    cls = int(np.argmax(model.predict(image)[0])) if cls is None else cls
+    gc = gradcam.GradCAM(model.model, args.layer or model.last_conv_layer)
+    return cls, _full_size(gc.compute_maps(x, cls)[0], image.shape)
+
+
+def explain_cam(model, image, cls, args):
+    """CAM at the last conv layer (or --layer), upsampled to the image; the model must end in GAP -> Dense."""
+    from xaitools import cam
+
+    x = model.preprocess(image)
+    cls = int(np.argmax(model.predict(image)[0])) if cls is None else cls
+    explainer = cam.CAM(model.model, getattr(args, "layer", None) or model.last_conv_layer)
+    return cls, _full_size(explainer.compute_maps(x, cls)[0], image.shape)
+
+
+def _pixels(model, image, cls, args, attribute):
+    """Shared by the pixel methods: attribute(x, class) -> (1, h, w, 3) -> |.|, max over channels, normalised."""
+    from xaitools import saliency
+
+    if args.layer:
+        raise ValueError(f"--layer is for cam and gradcam; {args.method} attributes the input pixels")
+    x = model.preprocess(image)
+    cls = int(np.argmax(model.predict(image)[0])) if cls is None else cls
+    return cls, _full_size(saliency.saliency_map(attribute(x, cls))[0], image.shape)
+
+
+def explain_saliency(model, image, cls, args):
+    """The vanilla gradient (the text's pure gradient) of the class logit w.r.t. the input pixels."""
+    from xaitools import saliency
+
+    return _pixels(model, image, cls, args, lambda x, c: saliency.vanilla_gradient(model, x, c))
+
+
+def explain_smoothgrad(model, image, cls, args):
+    """SmoothGrad: the gradient averaged over --samples noisy copies (default 25)."""
+    from xaitools import saliency
+
+    n = args.samples or SMOOTHGRAD_SAMPLES
+    return _pixels(model, image, cls, args, lambda x, c: saliency.smoothgrad(model, x, c, samples=n, seed=args.seed))
+
+
+def explain_ig(model, image, cls, args):
+    """Integrated Gradients from a black or blurred --baseline in --steps steps."""
+    from xaitools import saliency
+
+    return _pixels(model, image, cls, args, lambda x, c: saliency.integrated_gradients(
+        model, x, c, baseline=args.baseline, steps=args.steps))
+
+
+METHODS = {
+    "lime": explain_lime,
+    "cam": explain_cam,
+    "gradcam": explain_gradcam,
+    "saliency": explain_saliency,
+    "smoothgrad": explain_smoothgrad,
+    "ig": explain_ig,
+}
 
 
 def cmd_explain(args) -> int:
     from xaitools import data, viz
 
-    if args.samples < 1:
+    if args.samples is not None and args.samples < 1:
         raise ValueError("--samples must be at least 1")
     from xaitools import seed_everything
 
