@@ -47,6 +47,7 @@ def main():
 
     xaitools.seed_everything(222)
     import skimage.transform
+    import tensorflow as tf
     from lime.lime_image import LimeImageExplainer
     from sklearn.linear_model import LinearRegression
 
@@ -88,18 +89,27 @@ def main():
 
         images = lime.perturb_images(Xi, perturbations, superpixels)  # built outside the timing
 
-        def forward():  # the same N images through the same model call, nothing else
-            predict_fn(images)
+        def forward():  # the same N images through the same model call, in the same batches, nothing else
+            for i in range(0, n, 64):
+                predict_fn(images[i : i + 64])
+
+        inputs = [model.preprocess(images[i : i + 64] / 2 + 0.5) for i in range(0, n, 64)]
+        net = tf.function(lambda t: model.model(t, training=False), reduce_retracing=True)
+
+        def network():  # the network alone (compiled) on already resized and scaled inputs
+            for x in inputs:
+                net(x)
 
         k = min(n, args.text_loop_max)
         t_text = best_of(lambda: text_loop(k), 1) * n / k
-        t_ours, t_lime, t_fwd = (best_of(f, args.repeats) for f in (ours, lime_pkg, forward))
+        t_ours, t_lime, t_fwd, t_net = (best_of(f, args.repeats) for f in (ours, lime_pkg, forward, network))
         note = "" if k == n else f" (timed on {k}, scaled x{n / k:.2f})"
         print(f"\nN = {n}")
         print(f"  text loop      {t_text:8.2f} s{note}")
         print(f"  lime 0.2.0.1   {t_lime:8.2f} s")
         print(f"  xaitools       {t_ours:8.2f} s")
-        print(f"  forward only   {t_fwd:8.2f} s")
+        print(f"  forward only   {t_fwd:8.2f} s   (model.predict: resize + scale + network)")
+        print(f"  network only   {t_net:8.2f} s   (already resized and scaled inputs)")
         print(f"  text loop / xaitools    {t_text / t_ours:6.2f}x   (target >= 5)")
         print(f"  lime / xaitools         {t_lime / t_ours:6.2f}x   (target >= 1.2)")
         print(f"  xaitools / forward only {t_ours / t_fwd:6.2f}x   (target <= 1.10)")

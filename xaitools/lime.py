@@ -76,7 +76,7 @@ def perturb_images(image, perturbations, superpixels, hide_color: float = 0.0) -
         raise ValueError(
             f"perturbations must have shape (N, num_superpixels) with num_superpixels > {seg.max()}, got {pert.shape}"
         )
-    mask = pert[:, seg].astype(img.dtype)[..., np.newaxis]  # (N, H, W, 1): pixel on/off by indexing
+    mask = pert.astype(img.dtype)[:, seg][..., np.newaxis]  # (N, H, W, 1): pixel on/off by indexing
     return img * mask + hide_color * (1 - mask) if hide_color else img * mask
 
 

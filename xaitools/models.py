@@ -106,11 +106,12 @@ class ImageClassifier:
     model: "keras.Model"  # noqa: F821
     input_size: tuple[int, int]  # (height, width)
     last_conv_layer: str
-    _scale: Callable[[np.ndarray], np.ndarray]  # float32 [0, 255] RGB batch -> network input
+    _scale: Callable  # float32 [0, 255] RGB batch (a tensor) -> network input
     _class_names: Sequence[str] | None = None
     _wnids: Sequence[str] | None = None
     batch_size: int = 64
     _imagenet: bool = field(default=False, repr=False)
+    _forward_fn: tuple | None = field(default=None, repr=False)  # compiled (preprocess, predict)
 
     # -- classes -------------------------------------------------------------------------------
     @property
@@ -158,24 +159,37 @@ class ImageClassifier:
         raise KeyError(f"unknown class {cls!r} for {self.name}; use an index 0..{n - 1} or one of: {shown}")
 
     # -- inference -----------------------------------------------------------------------------
-    def preprocess(self, images) -> np.ndarray:
-        """[0, 1] RGB image(s) of any size -> the network's input batch (N, h, w, 3), float32."""
+    def _to_input(self, t):
+        """Tensor version of :meth:`preprocess`: resize (if needed) and the network's own scaling."""
         import tensorflow as tf
 
-        batch = check_images(images)
-        h, w = self.input_size
-        if batch.shape[1:3] != (h, w):
-            batch = tf.image.resize(batch, (h, w), method="bilinear", antialias=True).numpy()
-        return self._scale(np.clip(batch, 0.0, 1.0) * 255.0)
+        if tuple(t.shape[1:3]) != tuple(self.input_size):
+            t = tf.image.resize(t, self.input_size, method="bilinear", antialias=True)
+        return self._scale(tf.clip_by_value(t, 0.0, 1.0) * 255.0)
+
+    def _compiled(self):
+        # One compiled graph each for preprocessing and for preprocessing + network. Eager Keras
+        # dispatches the ~150 ops one by one; compiled, the forward pass is 2-2.5x faster on a CPU.
+        # Traced once per input image size (any batch size).
+        if self._forward_fn is None:
+            import tensorflow as tf
+
+            self._forward_fn = (
+                tf.function(self._to_input, reduce_retracing=True),
+                tf.function(lambda t: self.model(self._to_input(t), training=False), reduce_retracing=True),
+            )
+        return self._forward_fn
+
+    def preprocess(self, images) -> np.ndarray:
+        """[0, 1] RGB image(s) of any size -> the network's input batch (N, h, w, 3), float32."""
+        return np.asarray(self._compiled()[0](check_images(images)))
 
     def predict(self, images, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities, shape (N, num_classes), for [0, 1] RGB image(s) of any size."""
         batch = check_images(images)
         bs = batch_size or self.batch_size
-        outs = [
-            np.asarray(self.model(self.preprocess(batch[i : i + bs]), training=False))
-            for i in range(0, len(batch), bs)
-        ]
+        forward = self._compiled()[1]
+        outs = [np.asarray(forward(batch[i : i + bs])) for i in range(0, len(batch), bs)]
         return np.concatenate(outs) if outs else np.zeros((0, self.num_classes), np.float32)
 
     def decode(self, probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
@@ -224,7 +238,7 @@ def flatten_model(model_nested):
 
 
 def _mobilenet_scale(x):  # keras.applications.mobilenet_v2.preprocess_input: [0, 255] -> [-1, 1]
-    return (x / 127.5 - 1.0).astype(np.float32)
+    return x / 127.5 - 1.0
 
 
 def _dog_breeds(weights=None) -> ImageClassifier:
@@ -255,7 +269,7 @@ def _inception_v3(weights="imagenet") -> ImageClassifier:
     model = keras.applications.InceptionV3(weights=weights)
     return ImageClassifier(
         "inception_v3", model, (299, 299), "mixed10",
-        _scale=lambda x: np.asarray(keras.applications.inception_v3.preprocess_input(x.copy())),
+        _scale=keras.applications.inception_v3.preprocess_input,
         _imagenet=True,
     )
 
@@ -266,7 +280,7 @@ def _vgg16(weights="imagenet") -> ImageClassifier:
     model = keras.applications.VGG16(weights=weights)
     return ImageClassifier(
         "vgg16", model, (224, 224), "block5_conv3",
-        _scale=lambda x: np.asarray(keras.applications.vgg16.preprocess_input(x.copy())),
+        _scale=keras.applications.vgg16.preprocess_input,
         _imagenet=True,
     )
 
