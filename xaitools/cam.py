@@ -77,6 +77,19 @@ def cam_model(model, layer_name: str):
     return keras.Model(inputs, [tensors[layer_name], flat.outputs[0]], name=f"{model.name}_cam")
 
 
+def check_batch(images) -> np.ndarray:
+    """A float batch (N, H, W, C) already preprocessed for the network -> float32, or a clear error."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(
+            f"images must be a batch of shape (N, H, W, C), preprocessed for the network; got shape "
+            f"{images.shape} (one image? use image[np.newaxis])"
+        )
+    if not np.issubdtype(images.dtype, np.floating):
+        raise TypeError(f"images must be floats preprocessed for the network, got dtype {images.dtype}")
+    return images.astype(np.float32, copy=False)
+
+
 # -- The shared core ------------------------------------------------------------------------------
 class BaseCAM:
     """A class activation map = ReLU(sum_k w_k A^k), normalised by its maximum.
@@ -115,15 +128,7 @@ class BaseCAM:
 
         ``images``: a batch (N, H, W, C) already preprocessed for the network.
         """
-        images = np.asarray(images)
-        if images.ndim != 4:
-            raise ValueError(
-                f"images must be a batch of shape (N, H, W, C), preprocessed for the network; got shape "
-                f"{images.shape} (one image? use image[np.newaxis])"
-            )
-        if not np.issubdtype(images.dtype, np.floating):
-            raise TypeError(f"images must be floats preprocessed for the network, got dtype {images.dtype}")
-        images = images.astype(np.float32, copy=False)
+        images = check_batch(images)
         idx = self.class_indices(class_idx, len(images))
         weights, feature_maps, _ = self.get_cam_weights(images, idx)
         maps = np.einsum("nhwk,nk->nhw", np.asarray(feature_maps), np.asarray(weights))  # sum_k w_k A^k

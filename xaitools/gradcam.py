@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaitools.cam import BaseCAM, cam_model, conv_layer_names  # noqa: F401  (re-exported)
+from xaitools.cam import BaseCAM, cam_model, check_batch, conv_layer_names  # noqa: F401  (re-exported)
 from xaitools.saliency import OUTPUTS, check_classes, split_head
 
 
@@ -71,18 +71,11 @@ class GradCAM(BaseCAM):
         return self._compiled(tf.convert_to_tensor(x), tf.convert_to_tensor(classes, tf.int64))
 
     def _check(self, images, class_idx):
-        x = np.asarray(images)
-        if x.ndim != 4:
-            raise ValueError(
-                f"images must be a batch of shape (N, H, W, C), preprocessed for the network; got shape "
-                f"{x.shape} (one image? use image[np.newaxis])"
-            )
-        if not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(f"images must be floats preprocessed for the network, got dtype {x.dtype}")
+        x = check_batch(images)
         classes = check_classes(class_idx, len(x), self.num_classes)
         if len(x) == 1 and len(classes) > 1:
             x = np.repeat(x, len(classes), axis=0)  # one image, several classes
-        return x.astype(np.float32, copy=False), classes
+        return x, classes
 
     def gradients(self, images, class_idx):
         """``(grads, feature_maps, predictions)`` as NumPy arrays: d y^c / d A^k (N, h, w, K), A^k, and

@@ -263,29 +263,27 @@ def _dog_breeds(weights=None) -> ImageClassifier:
     )
 
 
-def _inception_v3(weights="imagenet") -> ImageClassifier:
-    import keras
+def _keras_application(name, size, last_conv):
+    """A loader for one of the text's ImageNet networks from keras.applications."""
 
-    model = keras.applications.InceptionV3(weights=weights)
-    return ImageClassifier(
-        "inception_v3", model, (299, 299), "mixed10",
-        _scale=keras.applications.inception_v3.preprocess_input,
-        _imagenet=True,
-    )
+    def load(weights="imagenet") -> ImageClassifier:
+        import keras
 
+        module, constructor = {
+            "inception_v3": (keras.applications.inception_v3, keras.applications.InceptionV3),
+            "vgg16": (keras.applications.vgg16, keras.applications.VGG16),
+        }[name]
+        return ImageClassifier(name, constructor(weights=weights), size, last_conv,
+                               _scale=module.preprocess_input, _imagenet=True)
 
-def _vgg16(weights="imagenet") -> ImageClassifier:
-    import keras
-
-    model = keras.applications.VGG16(weights=weights)
-    return ImageClassifier(
-        "vgg16", model, (224, 224), "block5_conv3",
-        _scale=keras.applications.vgg16.preprocess_input,
-        _imagenet=True,
-    )
+    return load
 
 
-_LOADERS = {"dog_breeds": _dog_breeds, "inception_v3": _inception_v3, "vgg16": _vgg16}
+_LOADERS = {
+    "dog_breeds": _dog_breeds,
+    "inception_v3": _keras_application("inception_v3", (299, 299), "mixed10"),
+    "vgg16": _keras_application("vgg16", (224, 224), "block5_conv3"),
+}
 
 
 def load(name: str | None = None, chapter: str = "lime", weights="imagenet") -> ImageClassifier:
