@@ -12,7 +12,7 @@ ifdef XAITOOLS_MIRROR
 export XAITOOLS_MIRROR := $(abspath $(XAITOOLS_MIRROR))
 endif
 
-.PHONY: book test install bench clean
+.PHONY: book test install bench clean check-browser
 
 install: $(STAMP)
 
@@ -36,3 +36,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Open every page of the built book in headless Chromium (Debian: chromium, chromium-driver):
+# pages load, images have a size, no console errors; screenshots go to artifacts/.
+check-browser: book
+	$(BIN)/python tools/browser_check.py --html _build/html --out artifacts
