@@ -55,8 +55,8 @@ def cmd_predict(args) -> int:
     return 0
 
 
-# Each method: (model, image in [0, 1], class index or None, parsed args) -> (class index, heatmap),
-# the heatmap a 2-D float array in [0, 1] at the image's own height x width.
+# Each method: (model, image in [0, 1], class index, parsed args) -> heatmap, a 2-D float array in
+# [0, 1] at the image's own height x width.
 def explain_lime(model, image, cls, args):
     """LIME at the text's working size (299x299), mapped back to the image's own size."""
     from skimage.transform import resize
@@ -66,8 +66,7 @@ def explain_lime(model, image, cls, args):
     small = resize(image, LIME_SIZE).astype(np.float32)
     exp = lime.explain(small, model.predict, class_index=cls, num_perturb=args.samples or LIME_SAMPLES,
                        hide_color=0.5, random_state=args.seed)
-    heatmap = viz.resize_map(exp.heatmap(), image.shape[:2], nearest=True)
-    return exp.class_index, heatmap
+    return viz.resize_map(exp.heatmap(), image.shape[:2], nearest=True)
 
 
 def _full_size(small_map, shape):
@@ -79,24 +78,24 @@ def _full_size(small_map, shape):
     return m / peak if peak > 0 else m
 
 
-def explain_gradcam(model, image, cls, args):
-    """Grad-CAM at the last conv layer (or --layer), upsampled to the image."""
-    from xaitools import gradcam
+def _conv_map(explainer_class, model, image, cls, args):
+    """CAM or Grad-CAM at the last conv layer (or --layer), upsampled to the image."""
+    explainer = explainer_class(model.model, args.layer or model.last_conv_layer)
+    return _full_size(explainer.compute_maps(model.preprocess(image), cls)[0], image.shape)
 
-    x = model.preprocess(image)
-    cls = int(np.argmax(model.predict(image)[0])) if cls is None else cls
-    gc = gradcam.GradCAM(model.model, args.layer or model.last_conv_layer)
-    return cls, _full_size(gc.compute_maps(x, cls)[0], image.shape)
+
+def explain_gradcam(model, image, cls, args):
+    """Grad-CAM: channel weights from pooled gradients; any CNN."""
+    from xaitools.gradcam import GradCAM
+
+    return _conv_map(GradCAM, model, image, cls, args)
 
 
 def explain_cam(model, image, cls, args):
-    """CAM at the last conv layer (or --layer), upsampled to the image; the model must end in GAP -> Dense."""
-    from xaitools import cam
+    """CAM: channel weights from the final Dense layer; the model must end in GAP -> Dense."""
+    from xaitools.cam import CAM
 
-    x = model.preprocess(image)
-    cls = int(np.argmax(model.predict(image)[0])) if cls is None else cls
-    explainer = cam.CAM(model.model, getattr(args, "layer", None) or model.last_conv_layer)
-    return cls, _full_size(explainer.compute_maps(x, cls)[0], image.shape)
+    return _conv_map(CAM, model, image, cls, args)
 
 
 def _pixels(model, image, cls, args, attribute):
@@ -105,9 +104,7 @@ def _pixels(model, image, cls, args, attribute):
 
     if args.layer:
         raise ValueError(f"--layer is for cam and gradcam; {args.method} attributes the input pixels")
-    x = model.preprocess(image)
-    cls = int(np.argmax(model.predict(image)[0])) if cls is None else cls
-    return cls, _full_size(saliency.saliency_map(attribute(x, cls))[0], image.shape)
+    return _full_size(saliency.saliency_map(attribute(model.preprocess(image), cls))[0], image.shape)
 
 
 def explain_saliency(model, image, cls, args):
@@ -153,9 +150,10 @@ def cmd_explain(args) -> int:
     seed_everything(args.seed)
     image = data.load_image(args.image)
     model = _load_model(args.model, args.method)
-    cls = None if args.cls is None else model.class_index(args.cls)
-    cls, heatmap = METHODS[args.method](model, image, cls, args)
-    prob = float(model.predict(image)[0, cls])
+    probs = model.predict(image)[0]
+    cls = int(np.argmax(probs)) if args.cls is None else model.class_index(args.cls)
+    heatmap = METHODS[args.method](model, image, cls, args)
+    prob = float(probs[cls])
     print(f"{args.method}: {model.class_names[cls]} (class {cls}, p={prob:.4f}) with {model.name}")
     if args.heatmap_out:
         np.save(args.heatmap_out, heatmap.astype(np.float32))
