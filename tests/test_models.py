@@ -123,3 +123,15 @@ def test_text_exact_networks_without_weights(name, size, layer, shape, rng):
     resized = tf.image.resize(img[None], size, antialias=True).numpy() * 255.0
     np.testing.assert_allclose(x, module.preprocess_input(resized), atol=1e-3)
     assert m.predict(img).shape == (1, 1000)
+
+
+def test_with_model_keeps_the_wrapping_and_uses_the_new_network(dog_model, rng):
+    import keras
+
+    clone = keras.models.clone_model(dog_model.model)
+    clone.set_weights([w * 0 for w in dog_model.model.get_weights()])  # all-zero network: uniform output
+    other = dog_model.with_model(clone)
+    img = rng.rand(50, 60, 3).astype(np.float32)
+    assert other.class_names == dog_model.class_names and other.input_size == dog_model.input_size
+    np.testing.assert_allclose(other.predict(img), np.full((1, 19), 1 / 19), atol=1e-6)
+    assert not np.allclose(dog_model.predict(img), 1 / 19)  # the original is untouched

@@ -192,6 +192,13 @@ class ImageClassifier:
         outs = [np.asarray(forward(batch[i : i + bs])) for i in range(0, len(batch), bs)]
         return np.concatenate(outs) if outs else np.zeros((0, self.num_classes), np.float32)
 
+    def with_model(self, keras_model) -> "ImageClassifier":
+        """The same classifier (input size, scaling, classes) around another Keras model with the same
+        input and output, e.g. a copy with randomized layers for a sanity check."""
+        import dataclasses
+
+        return dataclasses.replace(self, model=keras_model, _forward_fn=None)
+
     def decode(self, probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
         """Top-k (WordNet id, class name, probability) for each row of ``probs``."""
         p = np.asarray(probs)
