@@ -33,6 +33,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lime_bench.py
+	$(BIN)/python benchmarks/gradcam_bench.py
 
 clean:
 	rm -rf _build
