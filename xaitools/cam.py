@@ -110,32 +110,30 @@ class BaseCAM:
 
     def class_indices(self, class_idx, n: int) -> np.ndarray:
         """An int or a sequence of ``n`` ints -> an (n,) int array, checked against the number of classes."""
-        idx = np.asarray(class_idx)
-        if idx.ndim == 0:
-            idx = np.full(n, idx)
-        if idx.shape != (n,) or not np.issubdtype(idx.dtype, np.integer):
+        from xaitools.saliency import check_classes  # the one class check of CAM, Grad-CAM and saliency
+
+        idx = check_classes(class_idx, n, self.num_classes)
+        if len(idx) != n:  # check_classes also allows one image with several classes; a map needs one each
             raise ValueError(f"class_idx must be an int or a sequence of {n} ints (one per image), got {class_idx!r}")
-        bad = idx[(idx < 0) | (idx >= self.num_classes)]
-        if bad.size:
-            raise IndexError(
-                f"class index {int(bad[0])} is out of range: the model has {self.num_classes} "
-                f"class{'es' if self.num_classes > 1 else ''} (0..{self.num_classes - 1})"
-            )
-        return idx.astype(int)
+        return idx
 
     def compute_maps(self, images, class_idx, relu: bool = True) -> np.ndarray:
         """Maps (N, h, w) at the conv layer's resolution, each divided by its maximum (in [0, 1] with relu).
 
         ``images``: a batch (N, H, W, C) already preprocessed for the network.
         """
+        return self.maps_and_predictions(images, class_idx, relu)[0]
+
+    def maps_and_predictions(self, images, class_idx, relu: bool = True):
+        """:meth:`compute_maps` and the model's predictions (N, C) from the same forward pass."""
         images = check_batch(images)
         idx = self.class_indices(class_idx, len(images))
-        weights, feature_maps, _ = self.get_cam_weights(images, idx)
+        weights, feature_maps, predictions = self.get_cam_weights(images, idx)
         maps = np.einsum("nhwk,nk->nhw", np.asarray(feature_maps), np.asarray(weights))  # sum_k w_k A^k
         if relu:
             maps = np.maximum(maps, 0)
         peak = maps.max(axis=(1, 2), keepdims=True)
-        return maps / np.where(peak > 0, peak, 1)  # an all-zero map stays zero
+        return maps / np.where(peak > 0, peak, 1), np.asarray(predictions)  # an all-zero map stays zero
 
     # -- The text's display conventions --------------------------------------------------------
     def compute_heatmap(self, image, classIdx) -> np.ndarray:
@@ -280,8 +278,9 @@ class CAMLogger(keras.callbacks.Callback):
         if self._cam is None:
             self._cam = CAM(self.cam_target or self.model, self.layerName)
         cam = self._cam
-        self.maps.append(cam.compute_maps(self.validation_data, self.classIdx))
-        self.probs.append(_run(cam.cammodel, self.validation_data)[1])
+        maps, probs = cam.maps_and_predictions(self.validation_data, self.classIdx)
+        self.maps.append(maps)
+        self.probs.append(probs)
         try:
             import wandb
         except ImportError:

@@ -194,7 +194,7 @@ def check_classes(class_idx, n_images: int, num_classes: int) -> np.ndarray:
         raise ValueError("class_idx is empty")
     if len(c) != n_images and n_images != 1:
         raise ValueError(
-            f"class_idx has {len(c)} entries for {n_images} images; give one class per image, a single int, "
+            f"class_idx has {len(c)} entries for {n_images} images; give one per image, a single int, "
             "or one image with several classes"
         )
     bad = c[(c < 0) | (c >= num_classes)]
