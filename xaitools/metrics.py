@@ -42,8 +42,7 @@ class Curve:
 
 def auc(fractions, scores) -> float:
     """Area under a curve by the trapezoid rule."""
-    x, y = np.asarray(fractions, dtype=np.float64), np.asarray(scores, dtype=np.float64)
-    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
+    return float(np.trapezoid(np.asarray(scores, dtype=np.float64), np.asarray(fractions, dtype=np.float64)))
 
 
 def make_baseline(image, baseline="blur", blur_sigma: float = 10.0) -> np.ndarray:
