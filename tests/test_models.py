@@ -135,3 +135,22 @@ def test_with_model_keeps_the_wrapping_and_uses_the_new_network(dog_model, rng):
     assert other.class_names == dog_model.class_names and other.input_size == dog_model.input_size
     np.testing.assert_allclose(other.predict(img), np.full((1, 19), 1 / 19), atol=1e-6)
     assert not np.allclose(dog_model.predict(img), 1 / 19)  # the original is untouched
+
+
+def test_predict_is_predict_resized_of_resize(dog_model, rng):
+    import tensorflow as tf
+
+    imgs = rng.rand(3, 90, 120, 3).astype(np.float32)
+    small = dog_model.resize(imgs)
+    assert small.shape == (3, 160, 160, 3) and small.dtype == np.float32
+    expected = tf.image.resize(imgs, (160, 160), method="bilinear", antialias=True).numpy()
+    np.testing.assert_allclose(small, np.clip(expected, 0, 1), atol=1e-6)
+    at_size = rng.rand(2, 160, 160, 3).astype(np.float32)
+    np.testing.assert_array_equal(dog_model.resize(at_size), at_size)  # identity at input_size
+    np.testing.assert_array_equal(dog_model.predict(imgs, batch_size=2), dog_model.predict_resized(small, batch_size=2))
+    # predict_resized is the network on the scaled batch, nothing else
+    np.testing.assert_allclose(
+        dog_model.predict_resized(small), dog_model.model(dog_model.preprocess(imgs)).numpy(), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="resize"):
+        dog_model.predict_resized(imgs)
