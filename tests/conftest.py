@@ -4,8 +4,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import xaitools  # noqa: F401  (sets the TF environment before TensorFlow is imported)
-
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "offline-mirror"
 
 

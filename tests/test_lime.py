@@ -158,3 +158,17 @@ def test_bad_inputs_get_clear_errors():
         lime.fit_surrogate(np.ones((3, 2)), np.ones((3, 1)), np.ones(3))
     with pytest.raises(IndexError, match="2 classes"):
         lime.explain(img + 0.5, OneSuperpixelModel(seg, 0), class_index=5, superpixels=seg)
+
+
+def test_importing_xaitools_leaves_tensorflow_alone():
+    """No TensorFlow import and no TF_* environment variable set by `import xaitools` (or its LIME)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; before = {k for k in os.environ if k.startswith('TF_')}; "
+        "import xaitools, xaitools.lime; "
+        "print('tensorflow' in sys.modules, sorted({k for k in os.environ if k.startswith('TF_')} - before))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "[]"]

@@ -10,17 +10,11 @@ One module per method; each module's functions are the chapter's steps.
 - :mod:`xaitools.cam`    -- class activation maps; ``BaseCAM``, the core shared with Grad-CAM
 - :mod:`xaitools.gradcam` -- Grad-CAM: the CAM core with pooled-gradient channel weights
 - :mod:`xaitools.viz`    -- heatmap overlays
+
+Importing xaitools imports no TensorFlow and sets no TensorFlow environment variable: oneDNN's
+fast CPU path stays on unless the caller turns it off (``TF_ENABLE_ONEDNN_OPTS=0`` before
+TensorFlow is first imported), and TensorFlow's log level is the caller's.
 """
-
-import os as _os
-
-# Quiet, reproducible TensorFlow on CPU. Must happen before TensorFlow is imported:
-# oneDNN's reordered float sums make results differ in the last digits between CPUs (and it
-# prints a timestamped notice on import that would end up in notebook outputs). Level 3 also hides
-# the C++ "NodeDef mentions attribute use_unbounded_threadpool" line that TF 2.21's tf.data logs
-# (as an error, harmlessly) under model.fit/predict; Python exceptions are not affected.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
 
