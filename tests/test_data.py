@@ -109,3 +109,24 @@ def test_not_an_image_is_a_clear_error(tmp_path):
         data.load_image(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError, match="neither a file"):
         data.load_image(tmp_path / "missing.png")
+
+
+def test_imagenet_class_index_is_a_pinned_asset():
+    asset = data.ASSETS[data.IMAGENET_CLASS_INDEX]
+    assert asset.url == "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
+    assert asset.sha256 == "a1e7a966a1f601d39e4b43e119b3e7dd4a2ad3ea08cf69847cbaf021013767bc"
+    classes = data.imagenet_classes()
+    assert len(classes) == 1000 and classes[0] == ("n01440764", "tench")
+    assert classes[242] == ("n02108089", "boxer") and classes[243][1] == "bull_mastiff"
+
+
+def test_imagenet_class_index_offline_without_mirror_is_a_clear_error(tmp_path, tmp_cache, monkeypatch):
+    import keras
+
+    def no_network(*args, **kwargs):
+        raise Exception("URL fetch failure (no network in this test)")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    monkeypatch.setenv(data.MIRROR_ENV, str(tmp_path))  # an empty mirror
+    with pytest.raises(data.AssetError, match="imagenet_class_index.json.*XAITOOLS_MIRROR"):
+        data.imagenet_classes()

@@ -154,3 +154,22 @@ def test_predict_is_predict_resized_of_resize(dog_model, rng):
     )
     with pytest.raises(ValueError, match="resize"):
         dog_model.predict_resized(imgs)
+
+
+@pytest.fixture(scope="module")
+def random_vgg16():
+    return models.load("vgg16", weights=None)
+
+
+def test_imagenet_class_names_come_from_the_pinned_index(random_vgg16, monkeypatch):
+    from keras.applications import imagenet_utils
+
+    monkeypatch.delattr(imagenet_utils, "CLASS_INDEX", raising=False)  # keras' private: not used
+    m = random_vgg16.with_model(random_vgg16.model)  # a fresh wrapper: names not loaded yet
+    m._class_names = m._wnids = None
+    names = m.class_names
+    assert len(names) == 1000 and len(m.wnids) == 1000
+    assert (names[242], names[243], names[282], names[208]) == ("boxer", "bull_mastiff", "tiger_cat", "Labrador_retriever")
+    assert m.class_index("boxer") == 242 and m.class_index("n02108089") == 242
+    top = m.decode(np.eye(1000)[[243]], top=1)[0][0]
+    assert top[:2] == ("n02108422", "bull_mastiff")

@@ -23,6 +23,7 @@ import numpy as np
 
 MIRROR_ENV = "XAITOOLS_MIRROR"
 CACHE_ENV = "XAITOOLS_CACHE"
+IMAGENET_CLASS_INDEX = "imagenet_class_index.json"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ ASSETS: dict[str, Asset] = {
             "https://raw.githubusercontent.com/ramprs/grad-cam/master/images/cat_dog.jpg",
             "ec62e965a2699adb4d043c0468817062bc7aa5019358fdf8ececd104d3de36e8",
             "The Grad-CAM paper's image (Figure 12-11): a bull mastiff / boxer and a tiger cat.",
+        ),
+        Asset(
+            IMAGENET_CLASS_INDEX,
+            "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
+            "a1e7a966a1f601d39e4b43e119b3e7dd4a2ad3ea08cf69847cbaf021013767bc",
+            "The 1000 ImageNet classes of the text's networks: {\"0\": [\"n01440764\", \"tench\"], ...}"
+            " (the file keras' decode_predictions reads; keras pins its md5 c2c37ea517e94d9795004a39431a14cb).",
         ),
     ]
 }
@@ -118,6 +126,24 @@ def fetch(name: str) -> Path:
         _verify(Path(downloaded), asset)
         os.replace(downloaded, cached)  # atomic: readers never see a partial file
     return cached
+
+
+def imagenet_classes() -> list[tuple[str, str]]:
+    """The 1000 ImageNet classes in output order, from the pinned ``imagenet_class_index.json``.
+
+    Fetched like every asset (mirror -> cache -> download, sha256-checked).
+
+    Returns:
+        list of 1000 ``(WordNet id, class name)`` tuples; entry ``i`` is output unit ``i``
+        (e.g. 242 ``("n02108089", "boxer")``).
+    """
+    import json
+
+    with open(fetch(IMAGENET_CLASS_INDEX), encoding="utf-8") as f:
+        index = json.load(f)
+    if sorted(index, key=int) != [str(i) for i in range(1000)]:  # cannot happen with the pinned file
+        raise AssetError(f"{IMAGENET_CLASS_INDEX} does not list the classes 0..999")
+    return [(index[str(i)][0], index[str(i)][1]) for i in range(1000)]
 
 
 def _is_url(s: str) -> bool:

@@ -119,13 +119,12 @@ class ImageClassifier:
         return int(self.model.output_shape[-1])
 
     def _load_imagenet_classes(self) -> None:
-        # keras' own class index (downloaded once with keras.utils.get_file, md5-pinned by keras).
-        from keras.applications import imagenet_utils
+        # The pinned imagenet_class_index.json (xaitools.data: mirror -> cache -> download).
+        from . import data
 
-        imagenet_utils.decode_predictions(np.zeros((1, 1000)), top=1)  # fills CLASS_INDEX
-        index = imagenet_utils.CLASS_INDEX
-        self._wnids = [index[str(i)][0] for i in range(1000)]
-        self._class_names = [index[str(i)][1] for i in range(1000)]
+        classes = data.imagenet_classes()
+        self._wnids = [w for w, _ in classes]
+        self._class_names = [n for _, n in classes]
 
     @property
     def class_names(self) -> list[str]:
