@@ -58,10 +58,37 @@ def test_the_texts_loop_and_the_einsum_agree_on_positive_maps():
     model, _ = tiny_gap_model()
 
     class Fixed(cam.BaseCAM):
-        def get_cam_weights(self, images, class_idx):
+        def get_cam_weights(self, images, classes):
             return w[None], A[None], np.zeros((1, 3))
 
     np.testing.assert_allclose(Fixed(model, "conv").compute_maps(np.zeros((1, 6, 7, 3)), 0)[0], text_caml(A, w), atol=1e-6)
+
+
+def test_per_position_weights_make_a_layer_cam_style_map():
+    """BaseCAM takes weights (N, h, w, K) as well as (N, K): the map is sum_k w_hwk A_hwk."""
+    rng = np.random.RandomState(7)
+    A = rng.uniform(-1, 1, size=(2, 5, 4, 3))
+    w = rng.uniform(-1, 1, size=(2, 5, 4, 3))
+    model, _ = tiny_gap_model()
+
+    class PerPosition(cam.BaseCAM):
+        def get_cam_weights(self, images, classes):
+            return w, A, np.zeros((2, 3))
+
+    maps = PerPosition(model, "conv").compute_maps(np.zeros((2, 6, 7, 3), np.float32), 0)
+    for n in range(2):
+        expected = np.maximum((A[n] * w[n]).sum(axis=-1), 0)
+        np.testing.assert_allclose(maps[n], expected / expected.max(), atol=1e-6)
+    unrelu = PerPosition(model, "conv").compute_maps(np.zeros((2, 6, 7, 3), np.float32), 0, relu=False)
+    raw = (A[0] * w[0]).sum(axis=-1)
+    np.testing.assert_allclose(unrelu[0], raw / raw.max(), atol=1e-6)
+
+    class WrongShape(cam.BaseCAM):
+        def get_cam_weights(self, images, classes):
+            return w[:, 0], A, np.zeros((2, 3))  # (N, w, K): neither (N, K) nor A's shape
+
+    with pytest.raises(ValueError, match=r"\(N, K\)"):
+        WrongShape(model, "conv").compute_maps(np.zeros((2, 6, 7, 3), np.float32), 0)
 
 
 def test_maps_follow_the_dense_weights_while_training_and_all_zero_maps_are_safe():

@@ -58,8 +58,8 @@ def conv_layer_names(model) -> list[str]:
     return _conv_names(flat, _graph_tensors(flat))
 
 
-def cam_model(model, layer_name: str):
-    """A model: the model's input -> ``[feature maps of layer_name (N, h, w, K), predictions]``.
+def cam_model(model, layer: str):
+    """A model: the model's input -> ``[feature maps of layer (N, h, w, K), predictions]``.
 
     Built on ``flatten_model(model)``, so a layer inside a nested base (MobileNetV2's ``out_relu``
     in the dog model) can be named directly.
@@ -67,14 +67,14 @@ def cam_model(model, layer_name: str):
     flat = flatten_model(model)
     tensors = _graph_tensors(flat)
     candidates = _conv_names(flat, tensors)
-    if layer_name not in candidates:
+    if layer not in candidates:
         raise ValueError(
-            f"{layer_name!r} is not a conv layer of {model.name}; layers with 4-D feature maps: "
+            f"{layer!r} is not a conv layer of {model.name}; layers with 4-D feature maps: "
             f"{', '.join(candidates[-12:])}"
             + (f" (the last 12 of {len(candidates)}; all: xaitools.cam.conv_layer_names(model))" if len(candidates) > 12 else "")
         )
     inputs = flat.inputs[0] if len(flat.inputs) == 1 else flat.inputs
-    return keras.Model(inputs, [tensors[layer_name], flat.outputs[0]], name=f"{model.name}_cam")
+    return keras.Model(inputs, [tensors[layer], flat.outputs[0]], name=f"{model.name}_cam")
 
 
 def check_batch(images) -> np.ndarray:
@@ -94,75 +94,75 @@ def check_batch(images) -> np.ndarray:
 class BaseCAM:
     """A class activation map = ReLU(sum_k w_k A^k), normalised by its maximum.
 
-    ``A`` are the feature maps of ``layerName`` and ``w`` the channel weights a subclass computes in
-    :meth:`get_cam_weights`.
+    ``A`` (N, h, w, K) are the feature maps of ``layer`` and ``w`` the weights a subclass computes in
+    :meth:`get_cam_weights`: one per channel, (N, K) (CAM, Grad-CAM), or one per position and channel,
+    (N, h, w, K) (Layer-CAM). A new CAM variant is a subclass with one ``get_cam_weights``.
+
+    Args:
+        model: a keras.Model (functional or Sequential, nested sub-models allowed).
+        layer: the name of a layer with 4-D output (N, h, w, K), also one inside a nested sub-model.
     """
 
-    def __init__(self, model, layerName: str):
+    def __init__(self, model, layer: str):
         self.model = model
-        self.layerName = layerName
-        self.cammodel = cam_model(model, layerName)  # two outputs: the conv feature maps and the prediction
+        self.layer = layer
+        self.cammodel = cam_model(model, layer)  # two outputs: the conv feature maps and the prediction
         self.num_classes = int(self.cammodel.outputs[1].shape[-1])
 
-    def get_cam_weights(self, images, class_idx):
-        """-> (weights (N, K), feature_maps (N, h, w, K), predictions (N, C)); ``class_idx`` is (N,) ints."""
+    def get_cam_weights(self, images, classes):
+        """The map's weights for a checked batch.
+
+        Args:
+            images: (N, H, W, C) float32, preprocessed for the network.
+            classes: (N,) ints, one class per image.
+
+        Returns:
+            ``(weights, feature_maps, predictions)``: weights (N, K) or (N, h, w, K), feature maps
+            (N, h, w, K) and the model's output (N, C), as NumPy arrays.
+        """
         raise NotImplementedError
 
-    def class_indices(self, class_idx, n: int) -> np.ndarray:
+    def class_indices(self, classes, n: int) -> np.ndarray:
         """An int or a sequence of ``n`` ints -> an (n,) int array, checked against the number of classes."""
         from xaitools.saliency import check_classes  # the one class check of CAM, Grad-CAM and saliency
 
-        idx = check_classes(class_idx, n, self.num_classes)
+        idx = check_classes(classes, n, self.num_classes)
         if len(idx) != n:  # check_classes also allows one image with several classes; a map needs one each
-            raise ValueError(f"class_idx must be an int or a sequence of {n} ints (one per image), got {class_idx!r}")
+            raise ValueError(f"classes must be an int or a sequence of {n} ints (one per image), got {classes!r}")
         return idx
 
-    def compute_maps(self, images, class_idx, relu: bool = True) -> np.ndarray:
+    def compute_maps(self, images, classes, relu: bool = True) -> np.ndarray:
         """Maps (N, h, w) at the conv layer's resolution, each divided by its maximum (in [0, 1] with relu).
 
-        ``images``: a batch (N, H, W, C) already preprocessed for the network.
+        Args:
+            images: a batch (N, H, W, C) already preprocessed for the network.
+            classes: an int (every image) or a sequence of N ints (one per image).
+            relu: clip negative evidence to 0 (the papers' ReLU); without it a map is divided by its
+                maximum only.
         """
-        return self.maps_and_predictions(images, class_idx, relu)[0]
+        return self.maps_and_predictions(images, classes, relu)[0]
 
-    def maps_and_predictions(self, images, class_idx, relu: bool = True):
+    def maps_and_predictions(self, images, classes, relu: bool = True):
         """:meth:`compute_maps` and the model's predictions (N, C) from the same forward pass."""
         images = check_batch(images)
-        idx = self.class_indices(class_idx, len(images))
+        idx = self.class_indices(classes, len(images))
         weights, feature_maps, predictions = self.get_cam_weights(images, idx)
-        maps = np.einsum("nhwk,nk->nhw", np.asarray(feature_maps), np.asarray(weights))  # sum_k w_k A^k
+        maps = weighted_sum(feature_maps, weights)
         if relu:
             maps = np.maximum(maps, 0)
         peak = maps.max(axis=(1, 2), keepdims=True)
         return maps / np.where(peak > 0, peak, 1), np.asarray(predictions)  # an all-zero map stays zero
 
-    # -- The text's display conventions --------------------------------------------------------
-    def compute_heatmap(self, image, classIdx) -> np.ndarray:
-        """The text's heatmap: the map resized to the image, JET colours (RGB uint8), black below 0.2.
 
-        ``image``: one preprocessed image, (1, H, W, C) as in the text, or (H, W, C).
-        """
-        import cv2
-
-        image = np.asarray(image)
-        if image.ndim == 3:
-            image = image[np.newaxis]
-        if image.ndim != 4 or len(image) != 1:
-            raise ValueError(f"compute_heatmap takes one image, (1, H, W, C) or (H, W, C); got shape {image.shape}")
-        caml = self.compute_maps(image, classIdx)[0]
-        caml = cv2.resize(caml, (image.shape[2], image.shape[1]))  # cv2 wants (width, height)
-        heatmap = cv2.applyColorMap(np.uint8(255 * np.clip(caml, 0, 1)), cv2.COLORMAP_JET)[..., ::-1]  # BGR -> RGB
-        heatmap = np.ascontiguousarray(heatmap)
-        heatmap[caml < HEATMAP_THRESHOLD] = 0
-        return heatmap
-
-    def overlay_heatmap(self, heatmap, image):
-        """The text's overlay: ``heatmap * 0.5 + image`` -> ``(heatmap, overlay)``, both RGB uint8.
-
-        ``image``: the picture to show, RGB in [0, 1], (H, W, 3) or (1, H, W, 3).
-        """
-        image = np.asarray(image, dtype=np.float32).reshape(np.shape(heatmap))
-        img = np.clip(heatmap / 255.0 * 0.5 + image, 0, 1)
-        return heatmap, np.uint8(np.round(img * 255))
+def weighted_sum(feature_maps, weights) -> np.ndarray:
+    """``sum_k w_k A^k``: feature maps (N, h, w, K) and weights (N, K) or (N, h, w, K) -> (N, h, w)."""
+    A, w = np.asarray(feature_maps), np.asarray(weights)
+    if w.ndim == 2 and w.shape == (A.shape[0], A.shape[-1]):
+        return np.einsum("nhwk,nk->nhw", A, w)  # one weight per channel
+    if w.shape == A.shape:
+        return np.einsum("nhwk,nhwk->nhw", A, w)  # one weight per position and channel
+    raise ValueError(f"CAM weights must have shape (N, K) = {(A.shape[0], A.shape[-1])} or the feature maps' "
+                     f"shape {A.shape}, got {w.shape}")
 
 
 def _run(model, images, batch_size=32):
@@ -173,13 +173,13 @@ def _run(model, images, batch_size=32):
 
 
 # -- CAM: the channel weights are the final Dense layer's kernel ----------------------------------
-def _cam_head(model, layer_name: str):
-    """The layers after ``layer_name``: GlobalAveragePooling2D -> (Dropout)* -> Dense, or a clear error."""
+def _cam_head(model, layer: str):
+    """The layers after ``layer``: GlobalAveragePooling2D -> (Dropout)* -> Dense, or a clear error."""
     flat = flatten_model(model)
     chain, t = [], flat.outputs[0]
     while True:  # walk back from the output to the chosen layer (op None: reached the input)
         op, node_index, _ = t._keras_history
-        if op is None or op.name == layer_name:
+        if op is None or op.name == layer:
             break
         chain.append(op)
         inputs = op._inbound_nodes[node_index].input_tensors
@@ -197,7 +197,7 @@ def _cam_head(model, layer_name: str):
     )
     if not ok:
         raise ValueError(
-            f"CAM needs GlobalAveragePooling2D -> (Dropout) -> Dense right after {layer_name!r}, but "
+            f"CAM needs GlobalAveragePooling2D -> (Dropout) -> Dense right after {layer!r}, but "
             f"{model.name} has {' -> '.join(kinds) or 'no such path'} there. Use Grad-CAM "
             f"(xaitools.gradcam), which works for any head, or retrain a GAP head (CAMmodel)."
         )
@@ -205,17 +205,59 @@ def _cam_head(model, layer_name: str):
 
 
 class CAM(BaseCAM):
-    """The text's CAM: channel weights = the final Dense layer's weights for the class."""
+    """The text's CAM: channel weights = the final Dense layer's weights for the class.
 
-    def __init__(self, model, layerName: str):
-        super().__init__(model, layerName)
-        self.dense = _cam_head(model, layerName)[-1]
+    Args:
+        model: a keras.Model whose ``layer`` is followed by GlobalAveragePooling2D -> (Dropout) -> Dense.
+        layer: the conv layer feeding the GAP.
+    """
 
-    def get_cam_weights(self, images, class_idx):
+    def __init__(self, model, layer: str):
+        super().__init__(model, layer)
+        self.dense = _cam_head(model, layer)[-1]
+
+    def get_cam_weights(self, images, classes):
+        """-> (the Dense kernel's columns of ``classes`` (N, K), feature maps (N, h, w, K), predictions (N, C))."""
         feature_maps, predictions = _run(self.cammodel, images)
         kernel = np.asarray(self.dense.kernel)  # (K, C), read now: it changes while training
-        weights = kernel[:, self.class_indices(class_idx, len(images))].T  # (N, K)
+        weights = kernel[:, self.class_indices(classes, len(images))].T  # (N, K)
         return weights, np.asarray(feature_maps), np.asarray(predictions)
+
+    # -- The text's display conventions (used by CAMLogger) ------------------------------------
+    def compute_heatmap(self, image, classes) -> np.ndarray:
+        """The text's heatmap: the map resized to the image, JET colours (RGB uint8), black below 0.2.
+
+        Args:
+            image: one preprocessed image, (1, H, W, C) as in the text, or (H, W, C).
+            classes: the class (an int).
+
+        Returns:
+            (H, W, 3) uint8 RGB.
+        """
+        import cv2
+
+        image = np.asarray(image)
+        if image.ndim == 3:
+            image = image[np.newaxis]
+        if image.ndim != 4 or len(image) != 1:
+            raise ValueError(f"compute_heatmap takes one image, (1, H, W, C) or (H, W, C); got shape {image.shape}")
+        caml = self.compute_maps(image, classes)[0]
+        caml = cv2.resize(caml, (image.shape[2], image.shape[1]))  # cv2 wants (width, height)
+        heatmap = cv2.applyColorMap(np.uint8(255 * np.clip(caml, 0, 1)), cv2.COLORMAP_JET)[..., ::-1]  # BGR -> RGB
+        heatmap = np.ascontiguousarray(heatmap)
+        heatmap[caml < HEATMAP_THRESHOLD] = 0
+        return heatmap
+
+    def overlay_heatmap(self, heatmap, image):
+        """The text's overlay: ``heatmap * 0.5 + image`` -> ``(heatmap, overlay)``, both RGB uint8.
+
+        Args:
+            heatmap: (H, W, 3) uint8 from :meth:`compute_heatmap`.
+            image: the picture to show, RGB in [0, 1], (H, W, 3) or (1, H, W, 3).
+        """
+        image = np.asarray(image, dtype=np.float32).reshape(np.shape(heatmap))
+        img = np.clip(heatmap / 255.0 * 0.5 + image, 0, 1)
+        return heatmap, np.uint8(np.round(img * 255))
 
 
 # -- Step 1: modify the model ----------------------------------------------------------------------
@@ -254,21 +296,34 @@ def CAMmodel(base=None):
 
 # -- Step 2: retrain, with a callback that draws CAMs after every epoch ----------------------------
 class CAMLogger(keras.callbacks.Callback):
-    """Computes the CAMs of a few fixed images at the end of every epoch and keeps them.
+    """The text's callback: the CAMs of a few fixed images at the end of every epoch.
 
-    ``validation_data``: a batch of images preprocessed for the network; ``display``: the same
-    images in [0, 1] for the overlays (default: each rescaled to [0, 1]). After training,
-    ``maps[e]`` (N, h, w) and ``probs[e]`` (N, outputs) hold epoch ``e``'s maps and predictions.
-    When ``wandb`` is installed and a run is active, the overlays are also sent with ``wandb.log``
-    (the text's W&B logging); wandb is never required.
-    ``model``: the CAM model to explain; by default the model being trained (``fit(fast=True)``
-    trains a head on cached features and sets it to the full model).
+    It keeps every epoch's maps and predictions, and when ``wandb`` is installed and a run is active
+    (``wandb.run`` is not None, e.g. after ``wandb.init(mode="offline")``) it logs them, as the text's
+    ``wandb.log`` does, once per epoch under fixed keys: ``"cam"`` (N ``wandb.Image`` overlays,
+    :meth:`CAM.overlay_heatmap` of :meth:`CAM.compute_heatmap`), ``"images"`` (the N pictures) and
+    ``"epoch"`` (0-based). Without wandb, or without a run, nothing is logged; wandb is never required
+    (``pip install xaitools[wandb]`` installs it).
+
+    Args:
+        validation_data: (N, H, W, C) float images already preprocessed for the network.
+        layer: the conv layer that feeds the GAP (see :class:`CAM`).
+        model: the CAM model to explain; default (None) the model being trained. ``fit(fast=True)``
+            trains a head on cached features and sets it to the full model.
+        display: the same N images as RGB in [0, 1], (N, H, W, 3), for the overlays; default each
+            image of ``validation_data`` rescaled to [0, 1].
+        classes: the class to map: an int (every image; 0 for the text's one sigmoid output), a
+            sequence of N ints, or None (each image's top class in that epoch).
+
+    Attributes:
+        maps: one (N, h, w) array per epoch, the maps at the layer's resolution in [0, 1].
+        probs: one (N, outputs) array per epoch, the model's predictions for the same images.
     """
 
-    def __init__(self, validation_data, layerName: str, model=None, display=None, classIdx: int = 0):
+    def __init__(self, validation_data, layer: str, model=None, display=None, classes=0):
         super().__init__()
         self.validation_data = np.asarray(validation_data, dtype=np.float32)
-        self.layerName, self.classIdx, self.cam_target = layerName, classIdx, model
+        self.layer, self.classes, self.cam_target = layer, classes, model
         lo = self.validation_data.min(axis=(1, 2, 3), keepdims=True)
         hi = self.validation_data.max(axis=(1, 2, 3), keepdims=True)
         self.display = display if display is not None else (self.validation_data - lo) / np.maximum(hi - lo, 1e-12)
@@ -276,9 +331,12 @@ class CAMLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._cam is None:
-            self._cam = CAM(self.cam_target or self.model, self.layerName)
+            self._cam = CAM(self.cam_target or self.model, self.layer)
         cam = self._cam
-        maps, probs = cam.maps_and_predictions(self.validation_data, self.classIdx)
+        classes = self.classes
+        if classes is None:  # each image's top class, from the model as it is now
+            classes = np.argmax(np.asarray(cam.cammodel(self.validation_data, training=False)[1]), axis=-1)
+        maps, probs = cam.maps_and_predictions(self.validation_data, classes)
         self.maps.append(maps)
         self.probs.append(probs)
         try:
@@ -287,39 +345,53 @@ class CAMLogger(keras.callbacks.Callback):
             return
         if getattr(wandb, "run", None) is None:
             return
-        overlays = [cam.overlay_heatmap(cam.compute_heatmap(x, self.classIdx), img)[1]
-                    for x, img in zip(self.validation_data, self.display)]
-        wandb.log({"images": [wandb.Image(np.uint8(np.round(img * 255))) for img in self.display],
-                   "cam": [wandb.Image(o) for o in overlays], "epoch": epoch})
+        idx = cam.class_indices(classes, len(self.validation_data))
+        overlays = [cam.overlay_heatmap(cam.compute_heatmap(x, int(c)), img)[1]
+                    for x, img, c in zip(self.validation_data, self.display, idx)]
+        wandb.log({"cam": [wandb.Image(o) for o in overlays],
+                   "images": [wandb.Image(np.uint8(np.round(np.clip(img, 0, 1) * 255))) for img in self.display],
+                   "epoch": epoch})
 
 
-def fit(model, x, y, layerName: str, epochs: int = 5, batch_size: int = 32, validation_data=None,
+def fit(model, x, y, layer: str, epochs: int = 5, batch_size: int = 32, validation_data=None,
         callbacks=(), fast: bool = True, optimizer="adam", loss="binary_crossentropy"):
-    """Train the head after ``layerName`` (GAP -> Dense) with the layers before it frozen.
+    """Train the head after ``layer`` (GAP -> Dense) with the layers before it frozen.
 
     ``fast=False`` is plain ``model.fit`` on the images. ``fast=True`` gives the same model (the
     tests check it): the frozen part's output does not change during training, so it is computed
-    once and only the head is fitted, on those features. Returns the ``keras.callbacks.History``;
-    with ``fast=True`` its ``features`` are the cached (training, validation) feature maps.
+    once and only the head is fitted, on those features.
+
+    Args:
+        model: a CAM model (e.g. :func:`CAMmodel`): ``layer`` -> GlobalAveragePooling2D -> Dense.
+        x: (N, H, W, C) training images, preprocessed for the network; y: (N,) labels.
+        layer: the conv layer that feeds the GAP; everything before it must be frozen (fast=True).
+        epochs, batch_size, optimizer, loss: as in ``keras.Model.fit`` / ``compile``.
+        validation_data: ``(images, labels)`` or None.
+        callbacks: Keras callbacks; a :class:`CAMLogger` without a model gets ``model``.
+        fast: train the head on cached feature maps (True) or the whole model on images (False).
+
+    Returns:
+        The ``keras.callbacks.History``; with ``fast=True`` its ``features`` are the cached
+        (training, validation) feature maps.
     """
     if not fast:
         model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
         return model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                          callbacks=list(callbacks), verbose=0)
 
-    head_layers = _cam_head(model, layerName)
+    head_layers = _cam_head(model, layer)
     frozen = [w.path for w in model.trainable_weights if not any(w is v for l in head_layers for v in l.weights)]
     if frozen:
-        raise ValueError(f"fit(fast=True) needs everything before {layerName!r} frozen; trainable: {frozen[:3]}")
-    extractor = cam_model(model, layerName)  # -> [feature maps, predictions]; we use the maps
+        raise ValueError(f"fit(fast=True) needs everything before {layer!r} frozen; trainable: {frozen[:3]}")
+    extractor = cam_model(model, layer)  # -> [feature maps, predictions]; we use the maps
 
     def features(images):
         return extractor.predict(np.asarray(images), batch_size=batch_size, verbose=0)[0]
 
     inputs = keras.Input(extractor.outputs[0].shape[1:])
     h = inputs
-    for layer in head_layers:  # the same layer objects: training the head trains the model
-        h = layer(h)
+    for head_layer in head_layers:  # the same layer objects: training the head trains the model
+        h = head_layer(h)
     head = keras.Model(inputs, h, name="cam_head")
     for cb in callbacks:
         if isinstance(cb, CAMLogger) and cb.cam_target is None:

@@ -64,7 +64,7 @@ def explain_lime(model, image, cls, args):
     from xaitools import lime, viz
 
     small = resize(image, LIME_SIZE).astype(np.float32)
-    exp = lime.explain(small, model.predict, class_index=cls, num_perturb=args.samples or LIME_SAMPLES,
+    exp = lime.explain(small, model.predict, cls, num_perturb=args.samples or LIME_SAMPLES,
                        hide_color=0.5, random_state=args.seed)
     return viz.resize_map(exp.heatmap(), image.shape[:2], nearest=True)
 

@@ -29,17 +29,21 @@ from xaitools.saliency import OUTPUTS, check_classes, split_head
 class GradCAM(BaseCAM):
     """Grad-CAM: channel weights alpha_k = the spatial mean of d y^c / d A^k.
 
-    ``model``: a keras.Model (or an ImageClassifier: its ``.model``); ``layerName``: the conv layer,
-    also one inside a nested base (``out_relu`` in the dog model). Images go in as a batch already
-    preprocessed for the network, (N, H, W, C).
+    Args:
+        model: a keras.Model (or an ImageClassifier: its ``.model``).
+        layer: the conv layer, also one inside a nested base (``out_relu`` in the dog model).
+        output: ``"logit"`` (the pre-softmax score, default) or ``"probability"``.
+        batch_size: images per compiled forward + backward pass.
+
+    Images go in as a batch already preprocessed for the network, (N, H, W, C).
     """
 
-    def __init__(self, model, layerName: str, output: str = "logit", batch_size: int = 64):
+    def __init__(self, model, layer: str, output: str = "logit", batch_size: int = 64):
         import keras
 
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        super().__init__(getattr(model, "model", model), layerName)
+        super().__init__(getattr(model, "model", model), layer)
         self.output, self.batch_size, self._compiled = output, int(batch_size), None
         features, predictions = self.cammodel.outputs
         pre, self.kernel, self.bias = split_head(predictions) if output == "logit" else (predictions, None, None)
@@ -70,36 +74,36 @@ class GradCAM(BaseCAM):
             self._compiled = tf.function(self._gradients_graph, reduce_retracing=True)
         return self._compiled(tf.convert_to_tensor(x), tf.convert_to_tensor(classes, tf.int64))
 
-    def _check(self, images, class_idx):
+    def _check(self, images, classes):
         x = check_batch(images)
-        classes = check_classes(class_idx, len(x), self.num_classes)
+        classes = check_classes(classes, len(x), self.num_classes)
         if len(x) == 1 and len(classes) > 1:
             x = np.repeat(x, len(classes), axis=0)  # one image, several classes
         return x, classes
 
-    def gradients(self, images, class_idx):
+    def gradients(self, images, classes):
         """``(grads, feature_maps, predictions)`` as NumPy arrays: d y^c / d A^k (N, h, w, K), A^k, and
-        the model's output (N, C). ``class_idx``: an int, one per image, or several for one image."""
-        x, classes = self._check(images, class_idx)
+        the model's output (N, C). ``classes``: an int, one per image, or several for one image."""
+        x, classes = self._check(images, classes)
         parts = [self._batch(x[i : i + self.batch_size], classes[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
         return tuple(np.concatenate([np.asarray(p[j]) for p in parts]) for j in range(3))
 
-    def get_cam_weights(self, images, class_idx):
+    def get_cam_weights(self, images, classes):
         """-> (alpha (N, K), feature maps (N, h, w, K), predictions (N, C)); alpha_k = mean over (h, w)
         of d y^c / d A^k (the text's ``pooled_grads``, one row per image)."""
-        grads, feature_maps, predictions = self.gradients(images, class_idx)
+        grads, feature_maps, predictions = self.gradients(images, classes)
         pooled_grads = grads.mean(axis=(1, 2))  # global average pooling over the map's height and width
         # compute_maps then forms sum_k alpha_k A^k, as the paper does. The text takes np.mean over the
         # channels instead (that sum divided by K); after ReLU and the division by the maximum the two
         # maps are equal.
         return pooled_grads, feature_maps, predictions
 
-    def compute_maps(self, images, class_idx, relu: bool = True) -> np.ndarray:
+    def compute_maps(self, images, classes, relu: bool = True) -> np.ndarray:
         """Grad-CAM maps (M, h, w) in [0, 1] at the conv layer's resolution (see :meth:`BaseCAM.compute_maps`).
 
         Also takes one image with several classes (M = number of classes).
         """
-        x, classes = self._check(images, class_idx)
+        x, classes = self._check(images, classes)
         return super().compute_maps(x, classes, relu=relu)
 
 
@@ -115,16 +119,20 @@ def upsample(maps, size) -> np.ndarray:
     return np.stack([resize_map(one, size) for one in m]) if len(m) else np.zeros((0, *size), np.float32)
 
 
-def gradcam(model, images, class_idx=None, layer: str | None = None, output: str = "logit") -> np.ndarray:
+def gradcam(model, images, classes=None, layer: str | None = None, output: str = "logit") -> np.ndarray:
     """Grad-CAM maps (M, h, w) in [0, 1] for an :class:`~xaitools.models.ImageClassifier`.
 
-    ``images``: [0, 1] RGB images (any size; ``model.preprocess`` is applied). ``layer`` defaults to
-    ``model.last_conv_layer``; ``class_idx=None`` explains each image's top class.
+    Args:
+        model: an ImageClassifier.
+        images: [0, 1] RGB images (any size; ``model.preprocess`` is applied).
+        classes: None (each image's top class), an int, or one int per image.
+        layer: the conv layer; default ``model.last_conv_layer``.
+        output: ``"logit"`` or ``"probability"``.
     """
     x = model.preprocess(images)
-    if class_idx is None:
-        class_idx = np.argmax(model.predict(images), axis=-1)
-    return GradCAM(model.model, layer or model.last_conv_layer, output=output).compute_maps(x, class_idx)
+    if classes is None:
+        classes = np.argmax(model.predict(images), axis=-1)
+    return GradCAM(model.model, layer or model.last_conv_layer, output=output).compute_maps(x, classes)
 
 
 __all__ = ["GradCAM", "gradcam", "upsample", "conv_layer_names", "cam_model"]

@@ -90,7 +90,7 @@ def pixel_ranks(attribution, shape=None, segments=None, rng=None) -> np.ndarray:
 def perturbation_curve(
     image,
     predict_fn: Callable[[np.ndarray], np.ndarray],
-    class_index: int,
+    classes: int,
     attribution=None,
     mode: str = "deletion",
     steps: int = 20,
@@ -122,25 +122,25 @@ def perturbation_curve(
     for i in range(0, len(counts), batch_size):
         mask = (ranks[np.newaxis] < counts[i : i + batch_size, None, None])[..., np.newaxis]  # (B, H, W, 1)
         batch = np.where(mask, second, first)
-        scores.append(np.asarray(predict_fn(batch))[:, class_index])
+        scores.append(np.asarray(predict_fn(batch))[:, classes])
     scores = np.concatenate(scores).astype(np.float64)
     return Curve(mode, fractions, scores, auc(fractions, scores))
 
 
-def deletion(image, predict_fn, class_index, attribution=None, **kwargs) -> Curve:
+def deletion(image, predict_fn, classes, attribution=None, **kwargs) -> Curve:
     """The deletion curve (lower AUC = better map); see :func:`perturbation_curve`."""
-    return perturbation_curve(image, predict_fn, class_index, attribution, mode="deletion", **kwargs)
+    return perturbation_curve(image, predict_fn, classes, attribution, mode="deletion", **kwargs)
 
 
-def insertion(image, predict_fn, class_index, attribution=None, **kwargs) -> Curve:
+def insertion(image, predict_fn, classes, attribution=None, **kwargs) -> Curve:
     """The insertion curve (higher AUC = better map); see :func:`perturbation_curve`."""
-    return perturbation_curve(image, predict_fn, class_index, attribution, mode="insertion", **kwargs)
+    return perturbation_curve(image, predict_fn, classes, attribution, mode="insertion", **kwargs)
 
 
-def random_curve(image, predict_fn, class_index, mode: str = "deletion", repeats: int = 3, rng=0, **kwargs) -> Curve:
+def random_curve(image, predict_fn, classes, mode: str = "deletion", repeats: int = 3, rng=0, **kwargs) -> Curve:
     """The reference: the mean curve of ``repeats`` random pixel orders (seeded by ``rng``)."""
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    curves = [perturbation_curve(image, predict_fn, class_index, None, mode=mode, rng=rng, **kwargs) for _ in range(repeats)]
+    curves = [perturbation_curve(image, predict_fn, classes, None, mode=mode, rng=rng, **kwargs) for _ in range(repeats)]
     scores = np.mean([c.scores for c in curves], axis=0)
     return Curve(mode, curves[0].fractions, scores, auc(curves[0].fractions, scores))
 

@@ -178,23 +178,23 @@ def check_inputs(x, model) -> np.ndarray:
     return arr
 
 
-def check_classes(class_idx, n_images: int, num_classes: int) -> np.ndarray:
-    """``class_idx`` -> one class index per row, shape (M,).
+def check_classes(classes, n_images: int, num_classes: int) -> np.ndarray:
+    """``classes`` -> one class index per row, shape (M,).
 
-    ``class_idx``: an int (the same class for every image), a sequence with one class per image, or,
+    ``classes``: an int (the same class for every image), a sequence with one class per image, or,
     with a single image, a sequence of several classes (the image is explained once per class).
     """
-    if isinstance(class_idx, (bool, np.bool_)):
-        raise TypeError("class_idx must be an integer class index or a sequence of them, got a bool")
-    c = np.asarray(class_idx)
+    if isinstance(classes, (bool, np.bool_)):
+        raise TypeError("classes must be an integer class index or a sequence of them, got a bool")
+    c = np.asarray(classes)
     if c.ndim > 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
-        raise TypeError(f"class_idx must be an integer class index or a 1-D sequence of them, got {class_idx!r}")
+        raise TypeError(f"classes must be an integer class index or a 1-D sequence of them, got {classes!r}")
     c = c.astype(np.int64).reshape(-1) if c.ndim else np.full(n_images, int(c), np.int64)
     if len(c) == 0:
-        raise ValueError("class_idx is empty")
+        raise ValueError("classes is empty")
     if len(c) != n_images and n_images != 1:
         raise ValueError(
-            f"class_idx has {len(c)} entries for {n_images} images; give one per image, a single int, "
+            f"classes has {len(c)} entries for {n_images} images; give one per image, a single int, "
             "or one image with several classes"
         )
     bad = c[(c < 0) | (c >= num_classes)]
@@ -203,40 +203,40 @@ def check_classes(class_idx, n_images: int, num_classes: int) -> np.ndarray:
     return c
 
 
-def _prepare(model, x, class_idx, output):
+def _prepare(model, x, classes, output):
     score = score_function(model, output)
     arr = check_inputs(x, score.model)
-    if class_idx is None:  # the top class of each image
-        class_idx = np.argmax(np.asarray(score.model(arr, training=False)), axis=-1)
-    classes = check_classes(class_idx, len(arr), score.num_classes)
+    if classes is None:  # the top class of each image
+        classes = np.argmax(np.asarray(score.model(arr, training=False)), axis=-1)
+    classes = check_classes(classes, len(arr), score.num_classes)
     if len(arr) == 1 and len(classes) > 1:
         arr = np.repeat(arr, len(classes), axis=0)  # one image, several classes
     return score, arr, classes
 
 
 # -- gradients ------------------------------------------------------------------------------------
-def input_gradients(model, x, class_idx, output: str = "logit", batch_size: int = 64) -> np.ndarray:
+def input_gradients(model, x, classes, output: str = "logit", batch_size: int = 64) -> np.ndarray:
     """d y^c / d x for a batch of inputs with one class per row (no checks; see :func:`vanilla_gradient`)."""
     score = score_function(model, output)
     x = np.asarray(x)
-    c = np.asarray(class_idx).reshape(-1)
+    c = np.asarray(classes).reshape(-1)
     return np.concatenate([score.gradients(x[i : i + batch_size], c[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
-def vanilla_gradient(model, x, class_idx=None, output: str = "logit", batch_size: int = 64) -> np.ndarray:
+def vanilla_gradient(model, x, classes=None, output: str = "logit", batch_size: int = 64) -> np.ndarray:
     """The pure gradient of the class score w.r.t. the network input: (M, H, W, C).
 
-    ``x``: network inputs (N, H, W, C). ``class_idx``: None (each image's top class), an int, one
+    ``x``: network inputs (N, H, W, C). ``classes``: None (each image's top class), an int, one
     class per image, or several classes for one image (then M = number of classes).
     """
-    score, arr, classes = _prepare(model, x, class_idx, output)
+    score, arr, classes = _prepare(model, x, classes, output)
     return input_gradients(score, arr, classes, batch_size=batch_size)
 
 
 def smoothgrad(
     model,
     x,
-    class_idx=None,
+    classes=None,
     samples: int = 25,
     noise: float = 0.15,
     output: str = "logit",
@@ -252,7 +252,7 @@ def smoothgrad(
         raise ValueError(f"samples must be at least 1, got {samples}")
     if noise < 0:
         raise ValueError(f"noise must be non-negative, got {noise}")
-    score, arr, classes = _prepare(model, x, class_idx, output)
+    score, arr, classes = _prepare(model, x, classes, output)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     axes = tuple(range(1, arr.ndim))
     sigma = noise * (arr.max(axis=axes, keepdims=True) - arr.min(axis=axes, keepdims=True))  # (M, 1, 1, 1)
@@ -301,7 +301,7 @@ def make_baseline(x, baseline="black", model=None, preprocess: Callable | None =
 def integrated_gradients(
     model,
     x,
-    class_idx=None,
+    classes=None,
     baseline="black",
     steps: int = 64,
     output: str = "logit",
@@ -318,7 +318,7 @@ def integrated_gradients(
     """
     if int(steps) < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    score, arr, classes = _prepare(model, x, class_idx, output)
+    score, arr, classes = _prepare(model, x, classes, output)
     base = make_baseline(arr, baseline, model=model, preprocess=preprocess, blur_sigma=blur_sigma)
     n = int(steps)
     alphas = np.linspace(0.0, 1.0, n + 1)
@@ -357,11 +357,11 @@ METHODS: dict[str, Callable] = {
 }
 
 
-def explain(model, x, class_idx=None, method: str = "saliency", **kwargs) -> np.ndarray:
+def explain(model, x, classes=None, method: str = "saliency", **kwargs) -> np.ndarray:
     """One of :data:`METHODS` -> 2-D maps in [0, 1], shape (M, H, W), via :func:`saliency_map`."""
     if method not in METHODS:
         raise KeyError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
-    return saliency_map(METHODS[method](model, x, class_idx, **kwargs))
+    return saliency_map(METHODS[method](model, x, classes, **kwargs))
 
 
 __all__ = [
