@@ -350,22 +350,8 @@ def saliency_map(attributions) -> np.ndarray:
     return np.divide(m, peak, out=np.zeros_like(m), where=peak > 0).astype(np.float32)
 
 
-METHODS: dict[str, Callable] = {
-    "saliency": vanilla_gradient,
-    "smoothgrad": smoothgrad,
-    "ig": integrated_gradients,
-}
-
-
-def explain(model, x, classes=None, method: str = "saliency", **kwargs) -> np.ndarray:
-    """One of :data:`METHODS` -> 2-D maps in [0, 1], shape (M, H, W), via :func:`saliency_map`."""
-    if method not in METHODS:
-        raise KeyError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
-    return saliency_map(METHODS[method](model, x, classes, **kwargs))
-
-
 __all__ = [
-    "OUTPUTS", "METHODS", "ScoreFunction", "score_function", "split_head", "check_inputs", "check_classes",
+    "OUTPUTS", "ScoreFunction", "score_function", "split_head", "check_inputs", "check_classes",
     "input_gradients", "vanilla_gradient", "smoothgrad", "make_baseline", "integrated_gradients",
-    "saliency_map", "explain",
+    "saliency_map",
 ]
