@@ -32,3 +32,21 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+# -- The front door, imported on first use (``import xaitools`` imports no TensorFlow) -------------
+_LAZY = {"explain": ("xaitools.api", "explain"), "load_model": ("xaitools.models", "load_model")}
+
+
+def __getattr__(name):
+    """``xaitools.explain`` and ``xaitools.load_model``, imported when first used."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'xaitools' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
