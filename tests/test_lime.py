@@ -59,7 +59,7 @@ def test_a_model_that_looks_at_one_superpixel_is_explained_by_it():
     seg = grid_segments()
     img = np.random.RandomState(3).uniform(0.5, 1.0, size=(24, 24, 3))
     for k in (0, 4, 8):
-        exp = lime.explain(img, OneSuperpixelModel(seg, k), class_index=1, superpixels=seg, random_state=222)
+        exp = lime.explain(img, OneSuperpixelModel(seg, k), classes=1, superpixels=seg, random_state=222)
         assert exp.top_features(1)[0] == k
         others = np.delete(exp.coeff, k)
         assert exp.coeff[k] > 0.4 and np.abs(others).max() < 1e-6  # linear model: exact fit
@@ -157,7 +157,7 @@ def test_bad_inputs_get_clear_errors():
     with pytest.raises(ValueError, match=r"predictions\[:, class\]"):
         lime.fit_surrogate(np.ones((3, 2)), np.ones((3, 1)), np.ones(3))
     with pytest.raises(IndexError, match="2 classes"):
-        lime.explain(img + 0.5, OneSuperpixelModel(seg, 0), class_index=5, superpixels=seg)
+        lime.explain(img + 0.5, OneSuperpixelModel(seg, 0), classes=5, superpixels=seg)
 
 
 def test_importing_xaitools_leaves_tensorflow_alone():
@@ -172,3 +172,81 @@ def test_importing_xaitools_leaves_tensorflow_alone():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "[]"]
+
+
+# -- LIME by superposition (ImageClassifier fast path) -------------------------------------------
+def _image(shape):
+    import skimage.transform
+
+    from xaitools import data
+
+    return skimage.transform.resize(data.load_image("cat-and-dog.jpg"), shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(299, 299), (123, 201)])  # the text's size; an odd, non-square one
+@pytest.mark.parametrize("hide_color", [0.0, 0.5])
+def test_superposed_inputs_equal_resizing_each_perturbed_image(dog_model, shape, hide_color):
+    img = _image(shape)
+    seg = lime.segment(img)
+    k = int(seg.max()) + 1
+    perts = np.vstack([np.zeros(k), np.ones(k), lime.sample_perturbations(k, 30, random_state=1)])
+    sup = lime.Superposition.of(dog_model.resize, img, seg, hide_color)
+    got = np.clip(sup.inputs(perts), 0, 1)
+    expected = dog_model.resize(lime.perturb_images(img, perts, seg, hide_color))
+    assert got.shape == expected.shape == (len(perts), *dog_model.input_size, 3)
+    assert np.abs(got - expected).max() <= 1e-5
+    assert np.abs(got[0] - hide_color).max() <= 1e-5  # all off: the hide colour everywhere
+
+
+def test_the_classifiers_clip_is_a_no_op_on_resized_unit_images(dog_model):
+    """The resize's clip to [0, 1] keeps it linear on [0, 1] images: the antialiased bilinear kernel
+    is non-negative, so resized values stay in the input's range. A 0/1 checkerboard is the worst case
+    for overshoot; a kernel with negative lobes (bicubic) does overshoot on it."""
+    import tensorflow as tf
+
+    board = (np.indices((123, 201)).sum(axis=0) % 2).astype(np.float32)
+    images = np.stack([np.repeat(board[..., None], 3, -1), np.random.RandomState(0).rand(123, 201, 3)]).astype(np.float32)
+    raw = tf.image.resize(images, dog_model.input_size, method="bilinear", antialias=True).numpy()
+    assert raw.min() >= -1e-6 and raw.max() <= 1 + 1e-6
+    np.testing.assert_allclose(dog_model.resize(images), raw, atol=1e-6)
+    cubic = tf.image.resize(images, dog_model.input_size, method="bicubic", antialias=False).numpy()
+    assert cubic.min() < -0.01 or cubic.max() > 1.01
+
+
+def test_explain_with_a_classifier_equals_explain_with_its_predict(dog_model):
+    img = _image((123, 201))
+    seg = lime.segment(img)
+    kw = dict(num_perturb=64, hide_color=0.5, superpixels=seg, random_state=3, batch_size=32)
+    fast = lime.explain(img, dog_model, **kw)
+    slow = lime.explain(img, dog_model.predict, **kw)
+    assert fast.class_index == slow.class_index
+    np.testing.assert_array_equal(fast.perturbations, slow.perturbations)
+    np.testing.assert_allclose(fast.predictions, slow.predictions, atol=1e-5)
+    np.testing.assert_allclose(fast.coeff, slow.coeff, atol=1e-4 * np.abs(slow.coeff).max())
+    np.testing.assert_array_equal(fast.top_features(4), slow.top_features(4))
+
+
+def test_predict_superposed_uses_the_superposition(dog_model, monkeypatch):
+    calls = []
+    resize = dog_model.resize
+    monkeypatch.setattr(dog_model, "resize", lambda images: calls.append(len(images)) or resize(images))
+    img = _image((60, 80))
+    seg = grid_segments(60, 80, 20)  # 12 superpixels
+    probs = lime.predict_superposed(dog_model, img, lime.sample_perturbations(12, 100, random_state=0), seg)
+    assert probs.shape == (100, dog_model.num_classes)
+    assert sum(calls) == 13  # K + 1 resized images, not one per perturbation
+
+
+def test_superposition_bad_inputs(dog_model):
+    img = _image((60, 80))
+    seg = grid_segments(60, 80, 20)
+    with pytest.raises(ValueError, match=r"hide_color must be in \[0, 1\]"):
+        lime.explain(img, dog_model, hide_color=-1.0, superpixels=seg)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        lime.explain(img * 2 - 1, dog_model, superpixels=seg)
+    with pytest.raises(ValueError, match=r"shape \(n, 12\)"):
+        lime.Superposition.of(dog_model.resize, img, seg).inputs(np.ones((3, 11)))
+    with pytest.raises(ValueError, match="one class per call"):
+        lime.explain(img, dog_model, classes=[1, 2], superpixels=seg)
+    with pytest.raises(TypeError, match="ImageClassifier or a predict function"):
+        lime.explain(img, "dog_breeds", superpixels=seg)

@@ -3,6 +3,8 @@
 1. :func:`segment` the image into superpixels (quickshift) and :func:`sample_perturbations`
    (random on/off vectors, one entry per superpixel); :func:`perturb_image` shows one.
 2. :func:`predict_perturbations`: the model's probabilities for every perturbed image, in batches.
+   For an :class:`~xaitools.models.ImageClassifier`, :func:`predict_superposed` gives the same
+   numbers at the cost of the network alone (see "Superposition" below).
 3. :func:`perturbation_distances` (cosine distance to the all-on vector) and :func:`kernel_weights`.
 4. :func:`fit_surrogate`: a weighted linear regression; its coefficients rank the superpixels
    (:func:`top_superpixels`).
@@ -10,6 +12,15 @@
 :func:`explain` runs all four. Nothing loops over superpixels or images in Python: a perturbation
 turns into a pixel mask by indexing (``perturbation[superpixels]``) and images go to the model in
 batches.
+
+Superposition. A classifier resizes every image to its input size (bilinear, antialiased), and
+resizing is linear. A perturbed image is affine in its on/off vector ``m`` (``h`` = hide colour,
+``img_k`` = the image with only superpixel ``k`` on, all others hidden)::
+
+    resize(img * m + h * (1 - m)) = resize(h) + sum_k m_k * (resize(img_k) - resize(h))
+
+so ``K + 1`` resizes (:class:`Superposition`) and one matrix product per batch, ``(n, K) @ (K, P)``,
+give every network input: exact (to float32 rounding), not an approximation.
 """
 
 from __future__ import annotations
@@ -103,6 +114,95 @@ def predict_perturbations(
     return np.concatenate(out)
 
 
+@dataclass
+class Superposition:
+    """Every perturbed image, resized, as ``base + perturbations @ components`` (see the module docstring).
+
+    Attributes:
+        base: (P,) float32, the resized all-hidden image ``resize(h)``, flattened (P = h * w * 3).
+        components: (K, P) float32, row k = ``resize(img_k) - resize(h)``.
+        shape: (h, w, 3), the resized image's shape.
+    """
+
+    base: np.ndarray
+    components: np.ndarray
+    shape: tuple
+
+    @classmethod
+    def of(cls, resize: Callable, image, superpixels, hide_color: float = 0.0, chunk: int = 32) -> "Superposition":
+        """Build it with ``K + 1`` calls' worth of ``resize``.
+
+        Args:
+            resize: a *linear* map from images (n, H, W, 3) to (n, h, w, 3), e.g.
+                ``ImageClassifier.resize``.
+            image: (H, W, 3) float.
+            superpixels: (H, W) integer labels 0..K-1.
+            hide_color: the value of a switched-off superpixel.
+            chunk: images per ``resize`` call (memory: ``chunk * H * W * 3`` floats).
+        Returns:
+            a :class:`Superposition` with K components.
+        """
+        img = _check_image(image).astype(np.float32, copy=False)
+        seg = _check_segments(superpixels, img.shape[:2])
+        k = int(seg.max()) + 1
+        onehot = np.vstack([np.zeros((1, k), np.float32), np.eye(k, dtype=np.float32)])  # all off, then img_k
+        resized = np.concatenate([
+            np.asarray(resize(perturb_images(img, onehot[i : i + chunk], seg, hide_color)), np.float32)
+            for i in range(0, k + 1, chunk)
+        ])
+        flat = resized.reshape(k + 1, -1)
+        return cls(base=flat[0].copy(), components=flat[1:] - flat[0], shape=resized.shape[1:])
+
+    def inputs(self, perturbations) -> np.ndarray:
+        """The resized perturbed images, (n, h, w, 3) float32, for perturbations (n, K) of 0/1."""
+        pert = np.atleast_2d(np.asarray(perturbations))
+        if pert.ndim != 2 or pert.shape[1] != len(self.components):
+            raise ValueError(f"perturbations must have shape (n, {len(self.components)}), got {pert.shape}")
+        out = pert.astype(np.float32) @ self.components
+        out += self.base
+        return out.reshape(len(pert), *self.shape)
+
+
+def _check_unit_hide_color(hide_color) -> None:
+    if not 0.0 <= float(hide_color) <= 1.0:
+        raise ValueError(f"hide_color must be in [0, 1] for an ImageClassifier (its images are [0, 1]), got {hide_color}")
+
+
+def predict_superposed(
+    classifier, image, perturbations, superpixels, hide_color: float = 0.0, batch_size: int = 64
+) -> np.ndarray:
+    """Step 2 for an :class:`~xaitools.models.ImageClassifier`, by superposition: the probabilities of
+    ``predict_perturbations(classifier.predict, ...)`` (to float32 rounding) without resizing N images.
+
+    The classifier's resize clips to [0, 1] after resizing. For an image and hide colour in [0, 1] that
+    clip changes nothing (up to rounding): the antialiased bilinear kernel's weights are non-negative
+    and sum to 1, so every resized pixel is a convex combination of pixels in [0, 1]. So the resize is
+    linear on such images, and the superposed inputs are clipped the same way.
+
+    Args:
+        classifier: an ImageClassifier (uses its ``resize`` and ``predict_resized``).
+        image: (H, W, 3) float in [0, 1], any size.
+        perturbations: (N, K) 0/1, K = number of superpixels.
+        superpixels: (H, W) integer labels 0..K-1.
+        hide_color: value in [0, 1] of switched-off superpixels.
+        batch_size: perturbed images per forward pass.
+    Returns:
+        (N, num_classes) float32 probabilities.
+    """
+    from xaitools.models import check_images
+
+    img = check_images(_check_image(image))[0]
+    _check_unit_hide_color(hide_color)
+    pert = np.atleast_2d(np.asarray(perturbations))
+    sup = Superposition.of(classifier.resize, img, superpixels, hide_color)
+    out = []
+    for i in range(0, len(pert), batch_size):
+        batch = sup.inputs(pert[i : i + batch_size])
+        np.clip(batch, 0.0, 1.0, out=batch)  # rounding only (see above)
+        out.append(np.asarray(classifier.predict_resized(batch, batch_size)))
+    return np.concatenate(out)
+
+
 # -- Step 3 ---------------------------------------------------------------------------------------
 def perturbation_distances(perturbations) -> np.ndarray:
     """Cosine distance of each perturbation to the original image (all superpixels on)."""
@@ -161,10 +261,16 @@ class Explanation:
         return (pos / peak if peak > 0 else pos)[self.superpixels]
 
 
+def _is_classifier(model) -> bool:
+    from xaitools.models import ImageClassifier
+
+    return isinstance(model, ImageClassifier)
+
+
 def explain(
     image,
-    predict_fn: Callable[[np.ndarray], np.ndarray],
-    class_index: int | None = None,
+    model,
+    classes=None,
     num_perturb: int = 150,
     kernel_width: float = 0.25,
     hide_color: float = 0.0,
@@ -172,20 +278,45 @@ def explain(
     random_state=None,
     batch_size: int = 64,
 ) -> Explanation:
-    """Steps 1-4 in one call. ``class_index=None`` explains the image's top class.
+    """Steps 1-4 in one call.
 
-    ``predict_fn`` maps a batch of images in ``image``'s value space to probabilities.
+    Args:
+        image: (H, W, 3) float, in ``model``'s value space ([0, 1] for an ImageClassifier).
+        model: an :class:`~xaitools.models.ImageClassifier` (step 2 by :func:`predict_superposed`)
+            or any ``predict_fn``: a batch (n, H, W, 3) -> probabilities (n, num_classes)
+            (step 2 by :func:`predict_perturbations`, the text's way).
+        classes: the class to explain, an int (or a one-element sequence); None: the image's top class.
+        num_perturb: number of perturbations N.
+        kernel_width: width of the exponential kernel (:func:`kernel_weights`).
+        hide_color: value of switched-off superpixels.
+        superpixels: (H, W) integer labels 0..K-1; None: :func:`segment` the image.
+        random_state: None, an int seed, a RandomState or a Generator (:func:`sample_perturbations`).
+        batch_size: perturbed images per forward pass.
+    Returns:
+        an :class:`Explanation`.
     """
+    from xaitools.saliency import check_classes
+
     img = _check_image(image)
+    fast = _is_classifier(model)
+    if not fast and not callable(model):
+        raise TypeError(f"model must be an xaitools ImageClassifier or a predict function, got {type(model).__name__}")
+    if fast:
+        _check_unit_hide_color(hide_color)
+    predict_fn = model.predict if fast else model
+    probs = np.asarray(predict_fn(img[np.newaxis]))[0]  # checks the image; the top class and the class count
+    chosen = check_classes(int(np.argmax(probs)) if classes is None else classes, 1, len(probs))
+    if len(chosen) != 1:
+        raise ValueError(f"LIME explains one class per call, got classes={classes!r}; call explain once per class")
+    class_index = int(chosen[0])
     if superpixels is None:
         superpixels = segment(img)
     num_superpixels = int(np.max(superpixels)) + 1
     perturbations = sample_perturbations(num_superpixels, num_perturb, random_state)
-    predictions = predict_perturbations(predict_fn, img, perturbations, superpixels, hide_color, batch_size)
-    if class_index is None:
-        class_index = int(np.argmax(np.asarray(predict_fn(img[np.newaxis]))[0]))
-    if not 0 <= class_index < predictions.shape[1]:
-        raise IndexError(f"class_index {class_index} is out of range: the model has {predictions.shape[1]} classes")
+    if fast:
+        predictions = predict_superposed(model, img, perturbations, superpixels, hide_color, batch_size)
+    else:
+        predictions = predict_perturbations(predict_fn, img, perturbations, superpixels, hide_color, batch_size)
     weights = kernel_weights(perturbation_distances(perturbations), kernel_width)
     simpler_model = fit_surrogate(perturbations, predictions[:, class_index], weights)
     score = simpler_model.score(perturbations, predictions[:, class_index], sample_weight=weights)
