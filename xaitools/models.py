@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .custom import PREPROCESSING, find_target_layer, load_model  # noqa: F401  (public here)
 from .zoo import DOG_BREEDS, WEIGHTS_ENV, WeightsError  # noqa: F401  (public here too)
 
 MODEL_ENV = "XAI_MODEL"
