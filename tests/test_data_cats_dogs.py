@@ -99,3 +99,49 @@ def test_offline_without_mirror_names_the_url_and_the_variable(tmp_path, no_mirr
         data.cats_and_dogs_dir()
     assert "missing.zip" in str(err.value) and data.MIRROR_ENV in str(err.value)
 
+
+
+def test_pick_per_class_chooses_by_label():
+    y = np.array([0] * 200 + [1] * 200)  # the mirror's validation split
+    assert data.pick_per_class(y, 3, step=60) == [0, 60, 120, 200, 260, 320]
+    y = np.array([0] * 500 + [1] * 500)  # the public zip's
+    assert data.pick_per_class(y, 3, step=60) == [0, 60, 120, 500, 560, 620]
+    assert data.pick_per_class([1, 0, 1, 0, 0, 1], 2) == [1, 3, 0, 2]  # cats first, in file order
+    with pytest.raises(ValueError, match="class 1 has 2 images, too few for per_class=3"):
+        data.pick_per_class([0, 0, 0, 1, 1], 3)
+    with pytest.raises(ValueError, match="too few"):
+        data.pick_per_class(y, 3, step=250)
+
+
+def test_the_chapter_data_path_on_a_zip_with_other_counts(tmp_path, no_mirror, monkeypatch):
+    """The public zip's layout (cats_and_dogs_filtered/{train,validation}/{cats,dogs}/cat.N.jpg and a
+    script beside them) with counts that are neither the zip's nor the mirror's."""
+    rng = np.random.RandomState(0)
+    src = tmp_path / "src" / data.CATS_DOGS
+    counts = {("train", "cats"): 7, ("train", "dogs"): 5, ("validation", "cats"): 4, ("validation", "dogs"): 6}
+    for (split, cls), n in counts.items():
+        (src / split / cls).mkdir(parents=True)
+        first = 0 if split == "train" else 2000
+        for i in range(first, first + n):
+            size = tuple(rng.randint(20, 40, size=2))  # like the real photos: every image its own size
+            pixels = rng.randint(0, 256, size=(*size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(src / split / cls / f"{cls[:-1]}.{i}.jpg", quality=90)
+    (src / "vectorize.py").write_text("# the zip ships a script beside the data\n")
+    archive = tmp_path / "cats_and_dogs_filtered.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted((tmp_path / "src").rglob("*")):
+            z.write(p, p.relative_to(tmp_path / "src").as_posix())
+    monkeypatch.setattr(data, "CATS_DOGS_URL", archive.as_uri())
+
+    # the CAM chapter's data cells
+    x_train, y_train = data.cats_and_dogs("train", (16, 16))
+    x_val, y_val, val_paths = data.cats_and_dogs("validation", (16, 16), with_paths=True)
+    assert x_train.shape == (12, 16, 16, 3) and x_val.shape == (10, 16, 16, 3)
+    assert np.bincount(y_train).tolist() == [7, 5] and np.bincount(y_val).tolist() == [4, 6]
+    logged = data.pick_per_class(y_val, per_class=3)
+    assert logged == [0, 1, 2, 4, 5, 6]
+    assert y_val[logged].tolist() == [0, 0, 0, 1, 1, 1]  # three cats, three dogs
+    assert [val_paths[i].split("/")[1] for i in logged] == ["cats"] * 3 + ["dogs"] * 3
+    assert data.pick_per_class(y_train, per_class=3, step=2) == [0, 2, 4, 7, 9, 11]
+    with pytest.raises(ValueError, match="class 0 has 4 images"):
+        data.pick_per_class(y_val, per_class=3, step=2)

@@ -281,6 +281,8 @@ def cats_and_dogs(split: str = "train", image_size=(160, 160), per_class: int | 
     Read with ``keras.utils.image_dataset_from_directory`` (resized to ``image_size``, file order,
     cats first). ``per_class``: keep only the first ``per_class`` images of each class.
     ``with_paths``: also return each image's path relative to the data set folder (``validation/cats/cat.1.jpg``).
+    No count is assumed: the mirror's subset (500 + 500 train, 200 + 200 validation) and the public
+    zip (1000 + 1000, 500 + 500) both work; choose images by label with :func:`pick_per_class`.
     """
     if split not in CATS_DOGS_SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {CATS_DOGS_SPLITS}")
@@ -299,3 +301,39 @@ def cats_and_dogs(split: str = "train", image_size=(160, 160), per_class: int | 
         keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(CATS_DOGS_CLASSES))])
         images, labels, paths = images[keep], labels[keep], [paths[i] for i in keep]
     return (images.astype(np.float32), labels) + ((paths,) if with_paths else ())
+
+
+def pick_per_class(labels, per_class: int = 3, step: int = 1, classes=range(len(CATS_DOGS_CLASSES))) -> list[int]:
+    """Indices of a few images of each class, chosen by label, not by position: no count assumed.
+
+    For each class in ``classes`` (cats first), its 1st, (1 + step)-th, (1 + 2 step)-th, ... image
+    in the order of ``labels``, ``per_class`` of them. Deterministic. With the mirror's validation
+    split (200 cats, then 200 dogs) ``pick_per_class(y, 3, step=60)`` is ``[0, 60, 120, 200, 260, 320]``;
+    with the public zip's (500 + 500) it is ``[0, 60, 120, 500, 560, 620]``: three cats, three dogs in both.
+
+    Args:
+        labels: (N,) int class labels (0 = cat, 1 = dog for :func:`cats_and_dogs`).
+        per_class: images per class, >= 1.
+        step: distance between the chosen images within a class (in that class's order), >= 1.
+        classes: the labels to pick, in this order.
+    Returns:
+        list of ``len(classes) * per_class`` indices into ``labels``.
+    Raises:
+        ValueError: a class has too few images for ``per_class`` and ``step``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D (N,), got shape {labels.shape}")
+    if int(per_class) < 1 or int(step) < 1:
+        raise ValueError(f"per_class and step must be >= 1, got per_class={per_class}, step={step}")
+    picked = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        chosen = members[: (per_class - 1) * step + 1 : step]
+        if len(chosen) < per_class:
+            raise ValueError(
+                f"class {c} has {len(members)} images, too few for per_class={per_class} with step={step}; "
+                f"ask for fewer or a smaller step"
+            )
+        picked += [int(i) for i in chosen]
+    return picked
