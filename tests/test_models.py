@@ -173,3 +173,21 @@ def test_imagenet_class_names_come_from_the_pinned_index(random_vgg16, monkeypat
     assert m.class_index("boxer") == 242 and m.class_index("n02108089") == 242
     top = m.decode(np.eye(1000)[[243]], top=1)[0][0]
     assert top[:2] == ("n02108422", "bull_mastiff")
+
+
+def test_one_path_from_file_to_network_input(dog_model):
+    """load_image keeps the picture's own size; the classifier resizes once (tf bilinear, antialias)."""
+    import tensorflow as tf
+    from PIL import Image
+
+    image = data.load_image("cat_dog.jpg")
+    with Image.open(data.fetch("cat_dog.jpg")) as im:
+        pixels = np.asarray(im.convert("RGB"), dtype=np.float32) / 255
+    assert image.shape == pixels.shape and image.shape[:2] != dog_model.input_size
+    np.testing.assert_array_equal(image, pixels)  # no resize on reading
+    once = tf.image.resize(pixels[None], dog_model.input_size, method="bilinear", antialias=True).numpy()
+    np.testing.assert_allclose(dog_model.resize(image), once, atol=1e-6)
+    np.testing.assert_allclose(dog_model.preprocess(image), once * 2 - 1, atol=1e-5)  # MobileNetV2: [-1, 1]
+    # not bilinear without antialias (what tf.image.resize does by default)
+    plain = tf.image.resize(pixels[None], dog_model.input_size).numpy()
+    assert np.abs(dog_model.resize(image) - plain).max() > 0.05

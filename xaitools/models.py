@@ -14,6 +14,15 @@ Models (built in :mod:`xaitools.zoo`):
   Class names come from the pinned ``imagenet_class_index.json`` (:func:`xaitools.data.imagenet_classes`).
   ``XAI_WEIGHTS=random`` -- **for tests only** -- gives them seeded random weights, no download.
 
+One path from file to network input: every chapter reads a picture with
+:func:`xaitools.data.load_image` (RGB float32 in [0, 1] at the picture's own size, no resize) and
+passes it to :meth:`ImageClassifier.predict` or :meth:`~ImageClassifier.preprocess`. The classifier
+resizes exactly once, with :meth:`~ImageClassifier.resize` (``tf.image.resize``, bilinear,
+``antialias=True``), then applies the network's scaling. Code that needs the resized picture itself
+(to show it, or to perturb it at the network's size) calls ``resize`` and then
+:meth:`~ImageClassifier.predict_resized`: the same numbers as ``predict``. Resizing beforehand with
+another library (skimage, PIL, OpenCV) gives slightly different pixels and predictions.
+
 Setting ``XAI_MODEL=imagenet`` makes :func:`chapter_model` pick the text's networks
 (InceptionV3 for LIME, VGG16 for CAM and Grad-CAM).
 """
