@@ -270,7 +270,9 @@ def pretrained_base(name: str | None = None, weights="imagenet"):
     """
     name = name or models.chapter_model("cam")
     if name == "vgg16":
-        base = keras.applications.VGG16(include_top=False, weights=weights)
+        from xaitools import zoo  # the mirror / Keras' cache / XAI_WEIGHTS=random, as for every network
+
+        base = zoo.keras_network("vgg16", include_top=False, weights=weights)
         return base, (224, 224), lambda x: keras.applications.vgg16.preprocess_input(np.asarray(x) * 255.0)
     if name == "dog_breeds":
         dog = models.load("dog_breeds").model
