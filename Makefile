@@ -14,7 +14,7 @@ ifdef XAITOOLS_MIRROR
 export XAITOOLS_MIRROR := $(abspath $(XAITOOLS_MIRROR))
 endif
 
-.PHONY: book test install bench clean check-browser
+.PHONY: book test test-text-exact install bench clean check-browser
 
 install: $(STAMP) $(MATHJAX)
 
@@ -36,6 +36,12 @@ book: $(STAMP) $(MATHJAX)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with nbval-sanitize.cfg
+
+# Every notebook on the text's own networks (XAI_MODEL=imagenet: InceptionV3, VGG16) with random
+# weights (XAI_WEIGHTS=random, testing only: no download) and the notebooks' smaller XAI_QUICK
+# settings: executed top to bottom, fails on any error cell; outputs are not compared.
+test-text-exact: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py --imagenet-random --quick
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lime_bench.py
