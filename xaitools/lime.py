@@ -144,14 +144,22 @@ class Superposition:
         """
         img = _check_image(image).astype(np.float32, copy=False)
         seg = _check_segments(superpixels, img.shape[:2])
-        k = int(seg.max()) + 1
-        onehot = np.vstack([np.zeros((1, k), np.float32), np.eye(k, dtype=np.float32)])  # all off, then img_k
-        resized = np.concatenate([
-            np.asarray(resize(perturb_images(img, onehot[i : i + chunk], seg, hide_color)), np.float32)
-            for i in range(0, k + 1, chunk)
-        ])
+        k, (height, width) = int(seg.max()) + 1, seg.shape
+        row_of_pixel = seg.ravel() + 1  # row 0: all hidden; row k + 1: only superpixel k shown
+        pixels = img.reshape(-1, 3)
+        parts = []
+        for a in range(0, k + 1, chunk):
+            b = min(a + chunk, k + 1)
+            rows = np.full((b - a, height * width, 3), hide_color, np.float32)
+            shown = np.flatnonzero((row_of_pixel >= a) & (row_of_pixel < b))
+            rows[row_of_pixel[shown] - a, shown] = pixels[shown]
+            parts.append(np.asarray(resize(rows.reshape(b - a, height, width, 3)), np.float32))
+        resized = np.concatenate(parts)
         flat = resized.reshape(k + 1, -1)
-        return cls(base=flat[0].copy(), components=flat[1:] - flat[0], shape=resized.shape[1:])
+        base = flat[0].copy()
+        components = flat[1:]
+        components -= base
+        return cls(base=base, components=components, shape=resized.shape[1:])
 
     def inputs(self, perturbations) -> np.ndarray:
         """The resized perturbed images, (n, h, w, 3) float32, for perturbations (n, K) of 0/1."""
@@ -193,13 +201,23 @@ def predict_superposed(
 
     img = check_images(_check_image(image))[0]
     _check_unit_hide_color(hide_color)
+    from concurrent.futures import ThreadPoolExecutor
+
     pert = np.atleast_2d(np.asarray(perturbations))
     sup = Superposition.of(classifier.resize, img, superpixels, hide_color)
-    out = []
-    for i in range(0, len(pert), batch_size):
+
+    def inputs(i):
         batch = sup.inputs(pert[i : i + batch_size])
-        np.clip(batch, 0.0, 1.0, out=batch)  # rounding only (see above)
-        out.append(np.asarray(classifier.predict_resized(batch, batch_size)))
+        return np.clip(batch, 0.0, 1.0, out=batch)  # rounding only (see above)
+
+    out = []
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the next batch is formed while the network runs
+        pending = pool.submit(inputs, 0)
+        for i in range(0, len(pert), batch_size):
+            batch = pending.result()
+            if i + batch_size < len(pert):
+                pending = pool.submit(inputs, i + batch_size)
+            out.append(np.asarray(classifier.predict_resized(batch, batch_size)))
     return np.concatenate(out)
 
 
