@@ -264,10 +264,10 @@ def test_a_vgg16_top_is_not_a_gap_head_and_the_texts_cam_model_is(rng):
     vgg = models.load("vgg16", weights=None)
     with pytest.raises(ValueError, match=r"MaxPooling2D -> Flatten -> Dense.*Grad-CAM"):
         cam.CAM(vgg.model, vgg.last_conv_layer)
-    from xaitools import cli
+    from xaitools import methods
 
-    with pytest.raises(ValueError, match="Grad-CAM"):
-        cli.explain_cam(vgg, rng.rand(40, 50, 3).astype(np.float32), None, types.SimpleNamespace(layer=None))
+    with pytest.raises(ValueError, match="Grad-CAM"):  # the registry's CAM on the ImageClassifier
+        methods.METHODS["cam"](vgg, rng.rand(40, 50, 3).astype(np.float32), [0])
     # the text's model: VGG16 without its top, GAP and Dense(1) -- CAM reads the maps of block5_pool
     model = cam.CAMmodel(keras.applications.VGG16(include_top=False, weights=None))
     assert cam.conv_layer_names(model)[-1] == "block5_pool"

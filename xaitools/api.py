@@ -85,12 +85,14 @@ def image_sources(images) -> list:
     return items
 
 
-def load_images(items) -> list[np.ndarray]:
-    """Paths/names are read with :func:`xaitools.data.load_image`; arrays are checked: RGB floats in [0, 1]."""
+def load_images(items, reader: Callable[[str], np.ndarray] | None = None) -> list[np.ndarray]:
+    """Paths/names are read with ``reader`` (default :func:`xaitools.data.load_image`); arrays are
+    checked: RGB floats in [0, 1]."""
     from xaitools import data
     from xaitools.models import check_images
 
-    return [data.load_image(it) if isinstance(it, str) else check_images(it, "image")[0] for it in items]
+    reader = reader or data.load_image
+    return [check_images(reader(it) if isinstance(it, str) else it, "image")[0] for it in items]
 
 
 def resolve_classes(model, classes, n: int) -> np.ndarray | None:
@@ -129,6 +131,7 @@ def iter_explain(
     class_names=None,
     batch_size: int = 32,
     progress: Callable[[int], object] | None = None,
+    reader: Callable[[str], np.ndarray] | None = None,
     **options,
 ) -> Iterator[Result]:
     """:func:`explain`, yielding each image's :class:`Result` as soon as its batch is done."""
@@ -144,7 +147,7 @@ def iter_explain(
     used_layer = check_layer(clf, layer if layer is not None else methods.default_layer(clf)) if spec.layer else None
     for start in range(0, len(items), int(batch_size)):
         chunk = items[start : start + int(batch_size)]
-        batch = load_images(chunk)
+        batch = load_images(chunk, reader)
         t0 = time.perf_counter()
         probs = clf.predict_resized(methods.resize_all(clf, batch))
         cls = np.argmax(probs, axis=1) if wanted is None else wanted[start : start + len(chunk)]
@@ -181,6 +184,7 @@ def explain(
     class_names: Sequence[str] | str | None = None,
     batch_size: int = 32,
     progress: Callable[[int], object] | None = None,
+    reader: Callable[[str], np.ndarray] | None = None,
     **options,
 ) -> list[Result]:
     """Explain a classifier's predictions for many images with one method.
@@ -201,6 +205,8 @@ def explain(
         class_names: the class names (a list or a text file, one per line) for a keras.Model or a path.
         batch_size: images read, resized and sent through the network together.
         progress: called with the number of images finished after each batch (e.g. ``tqdm.update``).
+        reader: reads an image path or name into a (H, W, 3) [0, 1] array (default
+            :func:`xaitools.data.load_image`).
         **options: the method's options (see ``METHODS[method].options``), e.g. ``samples=50``.
 
     Returns:
@@ -209,7 +215,7 @@ def explain(
         ``method``, ``model``, ``seconds``.
     """
     return list(iter_explain(model, images, method, classes, layer, preprocess=preprocess, class_names=class_names,
-                             batch_size=batch_size, progress=progress, **options))
+                             batch_size=batch_size, progress=progress, reader=reader, **options))
 
 
 __all__ = ["Result", "explain", "iter_explain", "as_classifier", "image_sources", "load_images",

@@ -268,21 +268,15 @@ def lime_maps(model, images, classes, layer, samples=150, hide_color=0.5, kernel
 
     ``lime.explain`` gets the ImageClassifier itself, so it perturbs in the network's input space.
     """
-    import inspect
-
     from skimage.transform import resize
 
     from xaitools import lime
 
-    takes_classes = "classes" in inspect.signature(lime.explain).parameters
     out = []
     for image, c in zip(as_image_list(images), classes):
         small = resize(image, LIME_SIZE).astype(np.float32) if image.shape[:2] != LIME_SIZE else image
-        kwargs = dict(num_perturb=samples, hide_color=hide_color, kernel_width=kernel_width, random_state=seed)
-        if takes_classes:
-            exp = lime.explain(small, model, classes=int(c), **kwargs)
-        else:  # until lime.explain takes an ImageClassifier and `classes`
-            exp = lime.explain(small, model.predict, int(c), **kwargs)
+        exp = lime.explain(small, model, classes=int(c), num_perturb=samples, hide_color=hide_color,
+                           kernel_width=kernel_width, random_state=seed)
         out.append(to_image_sizes(exp.heatmap()[np.newaxis], [image], nearest=True)[0])
     return out
 
