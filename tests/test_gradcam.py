@@ -191,3 +191,14 @@ def test_cli_gradcam(tmp_path, capsys):
     assert cli.main(["explain", "cat_dog.jpg", "--method", "gradcam", "--layer", "no_such_layer"]) == 2
     err = capsys.readouterr().err
     assert "'no_such_layer' is not a conv layer" in err and "out_relu" in err  # lists the conv layers
+
+
+def test_gradcam_of_the_probability_differentiates_the_softmax_output(x12):
+    """output="probability": the text's recipe on the softmax model itself (no logit twin), which
+    differs from the logit's map."""
+    model = tiny_model(head="gap")
+    probability = gradcam.GradCAM(model, "conv2", output="probability").compute_maps(x12, [0, 1, 3])
+    logit = gradcam.GradCAM(model, "conv2").compute_maps(x12, [0, 1, 3])
+    for i, c in enumerate([0, 1, 3]):
+        np.testing.assert_allclose(probability[i], texts_gradcam(model, "conv2", x12[i], c), atol=1e-5)
+    assert np.abs(probability - logit).max() > 0.05

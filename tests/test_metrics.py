@@ -157,3 +157,27 @@ def test_pointing_game():
     assert not metrics.pointing_game(small, (0, 0, 20, 40), shape=(80, 80))
     hits, rate = metrics.pointing_game_hits([m, m, small], [box, (0, 0, 3, 3), (1, 2, 2, 3)])
     assert hits.tolist() == [True, False, True] and rate == pytest.approx(2 / 3)
+
+
+def test_ssim_compares_the_maps_scaled_to_the_unit_range():
+    a = np.random.RandomState(0).rand(12, 12)
+    rho, ssim = metrics.compare_maps(a, 5 * a + 2)  # the same map in other units
+    assert rho == pytest.approx(1.0) and ssim == pytest.approx(1.0)
+    from skimage.metrics import structural_similarity
+
+    b = np.sqrt(a)
+    unit = lambda m: (m - m.min()) / np.ptp(m)  # noqa: E731
+    expected = structural_similarity(unit(a), unit(b), data_range=1.0, win_size=7)
+    assert metrics.compare_maps(3 * a, 10 * b - 4)[1] == pytest.approx(expected, abs=1e-12)
+
+
+def test_random_curve_is_the_mean_over_its_repeats(image):
+    kw = dict(steps=8, baseline="zeros")
+    rng = np.random.default_rng(7)
+    curves = [metrics.perturbation_curve(image, region_model, 1, None, "deletion", rng=rng, **kw) for _ in range(3)]
+    mean = metrics.random_curve(image, region_model, 1, "deletion", repeats=3, rng=7, **kw)
+    np.testing.assert_allclose(mean.scores, np.mean([c.scores for c in curves], axis=0), rtol=1e-12)
+    assert mean.auc == pytest.approx(np.trapezoid(mean.scores, mean.fractions))
+    one = metrics.random_curve(image, region_model, 1, "deletion", repeats=1, rng=7, **kw)
+    np.testing.assert_allclose(one.scores, curves[0].scores, rtol=1e-12)
+    assert np.abs(one.scores - mean.scores).max() > 1e-3  # the repeats differ: averaging them matters

@@ -209,3 +209,66 @@ def test_cli_pixel_methods_reject_a_layer(capsys):
     assert cli.main(["explain", "cat_dog.jpg", "--method", "saliency", "--layer", "out_relu"]) == 2
     err = capsys.readouterr().err
     assert "--layer is for" in err and "gradcam" in err and "saliency attributes the input pixels" in err
+
+
+# -- known answers: where the logit comes from, and the integration rule ---------------------------
+def head_model(head):
+    """Conv -> GAP -> a head: "activation" (Dense(3) then a separate Activation("softmax")), "softmax_layer"
+    (Dense(3) then Softmax()), or "sigmoid" (Dense(1, sigmoid), a binary classifier)."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((6, 6, 3), dtype="float64")
+    h = keras.layers.GlobalAveragePooling2D(dtype="float64")(keras.layers.Conv2D(4, 3, activation="tanh", dtype="float64")(inp))
+    init = keras.initializers.RandomNormal(stddev=3.0, seed=4)
+    if head == "sigmoid":
+        return keras.Model(inp, keras.layers.Dense(1, activation="sigmoid", dtype="float64", kernel_initializer=init)(h))
+    z = keras.layers.Dense(3, dtype="float64", kernel_initializer=init, name="logits")(h)
+    last = keras.layers.Activation("softmax", dtype="float64") if head == "activation" else keras.layers.Softmax(dtype="float64")
+    return keras.Model(inp, last(z))
+
+
+@pytest.mark.parametrize("head", ["activation", "softmax_layer"])
+def test_a_separate_softmax_layer_is_split_off(head, rng):
+    import keras
+
+    model = head_model(head)
+    pre, kernel, bias = saliency.split_head(model.outputs[0])
+    assert kernel is None and bias is None and pre is model.get_layer("logits").output
+    x = rng.rand(2, 6, 6, 3)
+    logits = np.asarray(keras.Model(model.inputs[0], model.get_layer("logits").output)(x))
+    np.testing.assert_allclose(np.asarray(saliency.score_function(model)(x)), logits, rtol=1e-12)
+    assert np.ptp(logits) > 1 and not np.allclose(logits, f(model, x))  # logits, not the probabilities
+
+
+def test_a_sigmoid_dense_head_gives_the_log_odds(rng):
+    model = head_model("sigmoid")
+    pre, kernel, bias = saliency.split_head(model.outputs[0])
+    assert tuple(kernel.shape) == (4, 1) and tuple(bias.shape) == (1,)
+    x = rng.rand(3, 6, 6, 3)
+    p = f(model, x)[:, 0]
+    z = np.asarray(saliency.score_function(model)(x))[:, 0]
+    np.testing.assert_allclose(z, np.log(p / (1 - p)), rtol=1e-8)  # the logit of a sigmoid is its log-odds
+    # the gradient of the log-odds is the gradient of p divided by p (1 - p)
+    g_logit = saliency.vanilla_gradient(model, x, 0)
+    g_prob = saliency.vanilla_gradient(model, x, 0, output="probability")
+    np.testing.assert_allclose(g_prob, g_logit * (p * (1 - p))[:, None, None, None], rtol=1e-8, atol=1e-14)
+
+
+def test_integrated_gradients_uses_the_trapezoid_rule():
+    """logit_0 = sum over pixels of relu(x - 1/2)^2 / 16: along the path from 0 to x the gradient
+    is piecewise linear with its kink at alpha = 1/(2x); with x in {2/3, 1, 2} and 4 steps the kinks sit on
+    the nodes 0.75, 0.5, 0.25, so the trapezoid rule is exact: IG = relu(x - 1/2)^2 / 16 per pixel.
+    (Equal weights on the 5 nodes give 20 % too much for x = 1; a left or right Riemann sum is off too.)"""
+    import keras
+
+    inp = keras.Input((4, 4, 3), dtype="float64")
+    shifted = keras.layers.Conv2D(3, 1, activation="relu", dtype="float64", name="shift")(inp)  # relu(x - 1/2)
+    squared = keras.layers.Multiply(dtype="float64")([shifted, shifted])
+    h = keras.layers.GlobalAveragePooling2D(dtype="float64")(squared)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax", dtype="float64", name="head")(h))
+    model.get_layer("shift").set_weights([np.eye(3).reshape(1, 1, 3, 3), np.full(3, -0.5)])
+    model.get_layer("head").set_weights([np.array([[1.0, 0.0]] * 3), np.zeros(2)])
+    x = np.random.RandomState(0).choice([2 / 3, 1.0, 2.0], size=(1, 4, 4, 3))
+    attr = saliency.integrated_gradients(model, x, 0, baseline=np.zeros_like(x), steps=4)
+    np.testing.assert_allclose(attr, np.maximum(x - 0.5, 0) ** 2 / 16, rtol=1e-9, atol=1e-15)
