@@ -309,3 +309,35 @@ register("ig", attribution_method("xaitools.saliency:integrated_gradients"), opt
 
 __all__ = ["METHODS", "Method", "Option", "register", "get", "default_layer", "resolve", "cam_method", "attribution_method",
            "map_method", "as_image_list", "resize_all", "to_image_sizes", "cached", "LIME_SIZE"]
+
+
+# -- the CAM family beyond Grad-CAM and the perturbation methods (xaitools.cams, xaitools.perturbation) --
+def _on_network_input(target: str) -> Callable:
+    """``f(model, x, classes, **options) -> (N, h, w)`` on the preprocessed batch, as a map_method function."""
+    return lambda model, resized, classes, **options: resolve(target)(model, model.preprocess(resized), classes, **options)
+
+
+PROBABILITY = Option("output", "probability", OUTPUT.help, OUTPUT.choices)
+# occlusion and RISE hide pixels with 0 in the network's input space (their `baseline` default)
+
+register("gradcam++", cam_method("xaitools.cams:GradCAMPlusPlus"), layer=True, options={"output": OUTPUT},
+         doc="Grad-CAM++: channel weights from the positive gradients, weighted by second-order alphas")
+register("layercam", cam_method("xaitools.cams:LayerCAM"), layer=True, options={"output": OUTPUT},
+         doc="Layer-CAM: each position's positive gradient times the activation; works on earlier layers")
+register("scorecam", cam_method("xaitools.cams:ScoreCAM"), layer=True, options={
+    "max_channels": Option("max_channels", 0, "Faster-Score-CAM: score only this many most varying channels (0: all)"),
+    "output": PROBABILITY,
+}, doc="Score-CAM: channel weights = the class probability of the image masked by each channel")
+register("eigencam", cam_method("xaitools.cams:EigenCAM"), layer=True,
+         doc="Eigen-CAM: the feature maps' first principal component; class-agnostic (same map for every class)")
+register("occlusion", map_method(_on_network_input("xaitools.perturbation:occlusion")), options={
+    "size": Option("size", 16, "occlusion: patch size in input pixels"),
+    "stride": Option("stride", 8, "occlusion: step between patches"),
+    "output": PROBABILITY,
+}, doc="Occlusion: the drop of the class score when a sliding patch is hidden")
+register("rise", map_method(_on_network_input("xaitools.perturbation:rise")), options={
+    "masks": Option("masks", 4000, "RISE: number of random masks"),
+    "grid": Option("grid", 7, "RISE: cells per side of the low-resolution masks"),
+    "p": Option("p", 0.5, "RISE: probability of keeping a cell"),
+    "seed": SEED, "output": PROBABILITY,
+}, doc="RISE: the average of random smooth masks weighted by the class score of the masked image")
