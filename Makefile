@@ -45,6 +45,7 @@ test-text-exact: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lime_bench.py
+	$(BIN)/python benchmarks/saliency_bench.py
 	$(BIN)/python benchmarks/gradcam_bench.py
 
 clean:

@@ -35,3 +35,26 @@ def load_average() -> str:
         return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     except OSError:
         return f"{os.cpu_count()} CPUs"
+
+
+def images(n: int, size=(160, 160), seed: int = 0):
+    """``n`` random crops (60-100 % of each side) of the text's two pictures with random horizontal
+    flips, resized to ``size``: float32 (n, h, w, 3) in [0, 1]."""
+    import numpy as np
+    import tensorflow as tf
+
+    from xaitools import data
+
+    pictures = [data.load_image("cat_dog.jpg"), data.load_image("cat-and-dog.jpg")]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        img = pictures[i % 2]
+        h, w = img.shape[:2]
+        ch, cw = int(h * rng.uniform(0.6, 1.0)), int(w * rng.uniform(0.6, 1.0))
+        top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+        crop = img[top : top + ch, left : left + cw]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        out.append(tf.image.resize(crop[None], size, antialias=True).numpy()[0])
+    return np.clip(np.stack(out), 0, 1).astype(np.float32)

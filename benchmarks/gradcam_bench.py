@@ -2,7 +2,7 @@
 
 32 images (random crops and flips of the text's two pictures), the default dog-breed model
 (MobileNetV2, 160x160, last conv layer ``out_relu``), each image's top class. Every timing is the
-best of ``--repeats`` rounds after one warm-up round (the methods take turns within a round, so a
+best of ``--repeats`` (3) rounds after one warm-up round (the methods take turns within a round, so a
 busy machine slows them alike); all of them need the gradient of the class logit w.r.t. the
 5x5x1280 feature maps of the 32 images.
 
@@ -21,65 +21,37 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
-import xaitools  # noqa: F401  (TF environment before TensorFlow is imported)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import best_of_rounds, images, load_average  # noqa: E402
 
 N_IMAGES = 32
 
 
-def images(n: int = N_IMAGES, seed: int = 0) -> np.ndarray:
-    """``n`` random crops (60-100 % of each side) with random horizontal flips, resized to 160x160."""
-    import tensorflow as tf
-
-    from xaitools import data
-
-    pictures = [data.load_image("cat_dog.jpg"), data.load_image("cat-and-dog.jpg")]
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        img = pictures[i % 2]
-        h, w = img.shape[:2]
-        ch, cw = int(h * rng.uniform(0.6, 1.0)), int(w * rng.uniform(0.6, 1.0))
-        top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-        crop = img[top : top + ch, left : left + cw]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        out.append(tf.image.resize(crop[None], (160, 160), antialias=True).numpy()[0])
-    return np.clip(np.stack(out), 0, 1).astype(np.float32)
-
-
-def best_of_rounds(fns: dict, repeats: int) -> dict:
-    """Each function once per round (after a warm-up round); the best time of each over the rounds."""
-    times = {name: [] for name in fns}
-    for r in range(repeats + 1):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            if r:  # round 0 is the warm-up (tracing, first-call allocations)
-                times[name].append(time.perf_counter() - t)
-    return {name: min(ts) for name, ts in times.items()}
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each line as soon as it is measured
 
     import tensorflow as tf
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
+    import xaitools
     from xaitools import gradcam, models
 
     xaitools.seed_everything(222)
     model = models.load(chapter="gradcam")
     layer = model.last_conv_layer
-    x = model.preprocess(images())
-    classes = np.argmax(model.predict(images()), axis=-1)
+    pictures = images(N_IMAGES, model.input_size)
+    x = model.preprocess(pictures)
+    classes = np.argmax(model.predict(pictures), axis=-1)
     gc = gradcam.GradCAM(model.model, layer)
     vis = Gradcam(models.flatten_model(model.model), model_modifier=ReplaceToLinear(), clone=True)
     score = CategoricalScore(classes.tolist())
@@ -115,7 +87,8 @@ def main(argv=None) -> None:
     ours, single, theirs = batched(), one_at_a_time(), tf_keras_vis()
     corr = min(np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(ours, theirs))
     print(f"{len(x)} images {x.shape[1]}x{x.shape[2]}, model {model.name}, layer {layer} {gc.cammodel.outputs[0].shape[1:]}, "
-          f"{os.cpu_count()} CPUs, TF {tf.__version__}, best of {args.repeats}")
+          f"TF {tf.__version__}, TF_ENABLE_ONEDNN_OPTS {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset (on)')}, "
+          f"best of {args.repeats}, {load_average()}")
     print(f"check: batched vs one at a time max |diff| {np.abs(ours - single).max():.1e}; "
           f"min correlation with tf-keras-vis {corr:.6f}")
 
@@ -127,10 +100,12 @@ def main(argv=None) -> None:
         "tf-keras-vis Gradcam": tf_keras_vis,
     }
     times = best_of_rounds(rows, args.repeats)
+    print(f"timed with {load_average()}")
     floor = times["forward+backward (floor)"]
     print(f"{'method':26s} {'seconds':>8s} {'ms/image':>9s} {'x floor':>8s}")
     for name, t in times.items():
         print(f"{name:26s} {t:8.3f} {1000 * t / len(x):9.1f} {t / floor:8.2f}")
+    print(f"xaitools batched / forward+backward floor {times['xaitools batched'] / floor:.2f}x   (goal: stays at the floor, ~1.0)")
     print(f"xaitools batched vs one at a time: {times['xaitools one at a time'] / times['xaitools batched']:.1f}x faster; "
           f"vs tf-keras-vis: {times['tf-keras-vis Gradcam'] / times['xaitools batched']:.2f}x")
 

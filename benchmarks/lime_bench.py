@@ -118,6 +118,7 @@ def main(argv=None) -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile one xaitools run at the first size")
     ap.add_argument("--network-only", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each line as soon as it is measured
     if args.network_only:
         return network_only(args)
 
