@@ -130,7 +130,7 @@ class Superposition:
 
     @classmethod
     def of(cls, resize: Callable, image, superpixels, hide_color: float = 0.0, chunk: int = 32) -> "Superposition":
-        """Build it with ``K + 1`` calls' worth of ``resize``.
+        """Build it from ``K + 1`` images through ``resize`` (in chunks), whatever the number of perturbations.
 
         Args:
             resize: a *linear* map from images (n, H, W, 3) to (n, h, w, 3), e.g.
@@ -197,12 +197,12 @@ def predict_superposed(
     Returns:
         (N, num_classes) float32 probabilities.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from xaitools.models import check_images
 
     img = check_images(_check_image(image))[0]
     _check_unit_hide_color(hide_color)
-    from concurrent.futures import ThreadPoolExecutor
-
     pert = np.atleast_2d(np.asarray(perturbations))
     sup = Superposition.of(classifier.resize, img, superpixels, hide_color)
 
