@@ -143,20 +143,29 @@ def test_faster_scorecam_keeps_the_most_varying_channels():
 
 
 # -- Eigen-CAM ------------------------------------------------------------------------------------
-def test_eigencam_of_rank_one_activations_is_the_spatial_factor():
+@pytest.mark.parametrize("size", [6, 2])  # h w > K and h w < K (the two ways to the principal direction)
+def test_eigencam_of_rank_one_activations_is_the_spatial_factor(size):
     """A linear 1x1 conv of a one-channel image: A_ijk = x_ij c_k (rank 1). The first principal
     direction is +-c / |c|; with the sign rule the map is x / max(x), for any class (class-agnostic)."""
     import keras
 
-    inp = keras.Input((6, 6, 1))
-    h = keras.layers.Conv2D(4, 1, use_bias=False, name="conv")(inp)
+    inp = keras.Input((size, size, 1))
+    h = keras.layers.Conv2D(5, 1, use_bias=False, name="conv")(inp)
     model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h)))
-    x = np.random.RandomState(0).rand(2, 6, 6, 1).astype(np.float32)
-    for c in ([0.5, -1.0, 2.0, 0.1], [-0.5, -1.0, -2.0, -0.1]):  # mixed signs; all negative (A <= 0)
-        model.get_layer("conv").set_weights([np.array(c, np.float32).reshape(1, 1, 1, 4)])
+    x = np.random.RandomState(0).rand(2, size, size, 1).astype(np.float32)
+    for c in ([0.5, -1.0, 2.0, 0.1, 0.3], [-0.5, -1.0, -2.0, -0.1, -0.3]):  # mixed signs; all negative (A <= 0)
+        model.get_layer("conv").set_weights([np.array(c, np.float32).reshape(1, 1, 1, 5)])
         e = cams.EigenCAM(model, "conv")
         np.testing.assert_allclose(e.compute_maps(x), x[..., 0] / x.max(axis=(1, 2, 3))[:, None, None], atol=1e-5)
         np.testing.assert_array_equal(e.compute_maps(x, [0, 0]), e.compute_maps(x, [1, 0]))
+
+
+def test_eigencam_weights_are_the_first_right_singular_vector(x10):
+    model = gap_model()
+    w, A, _ = cams.EigenCAM(model, "conv").get_cam_weights(x10, np.zeros(3, np.int64))
+    for n in range(3):
+        v = np.linalg.svd(A[n].reshape(-1, A.shape[-1]).astype(np.float64))[2][0]
+        np.testing.assert_allclose(np.abs(w[n] @ v), 1, atol=1e-5)
 
 
 # -- every method on a model that only sees the top-right quadrant ------------------------------
