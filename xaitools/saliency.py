@@ -233,6 +233,18 @@ def vanilla_gradient(model, x, classes=None, output: str = "logit", batch_size: 
     return input_gradients(score, arr, classes, batch_size=batch_size)
 
 
+def _add_rows(total, rows, values) -> None:
+    """``total[rows[i]] += values[i]`` for every i, with repeated rows, as one matrix product.
+
+    (``np.add.at`` does the same, but float32 values into a float64 total take NumPy's slow
+    element-by-element path: seconds per batch of images.)
+    """
+    onehot = np.zeros((len(total), len(rows)))
+    onehot[rows, np.arange(len(rows))] = 1.0
+    flat = np.asarray(values, dtype=np.float64).reshape(len(rows), -1)
+    total += (onehot @ flat).reshape(total.shape)
+
+
 def smoothgrad(
     model,
     x,
@@ -262,7 +274,7 @@ def smoothgrad(
     for start in range(0, rows, batch_size):
         idx = np.arange(start, min(start + batch_size, rows)) % m
         noisy = arr[idx] + (sigma[idx] * rng.standard_normal(arr[idx].shape)).astype(arr.dtype)
-        np.add.at(total, idx, score.gradients(noisy, classes[idx]))
+        _add_rows(total, idx, score.gradients(noisy, classes[idx]))
     return (total / int(samples)).astype(arr.dtype)
 
 
@@ -332,7 +344,7 @@ def integrated_gradients(
         a = alphas[step].reshape(-1, *([1] * (arr.ndim - 1))).astype(arr.dtype)
         path = base[img] + a * (arr[img] - base[img])
         g = score.gradients(path, classes[img])
-        np.add.at(total, img, w[step].reshape(a.shape) * g)
+        _add_rows(total, img, w[step].reshape(a.shape) * g)
     return ((arr - base) * total).astype(arr.dtype)
 
 
