@@ -312,9 +312,13 @@ __all__ = ["METHODS", "Method", "Option", "register", "get", "default_layer", "r
 
 
 # -- the CAM family beyond Grad-CAM and the perturbation methods (xaitools.cams, xaitools.perturbation) --
-def _on_network_input(target: str) -> Callable:
-    """``f(model, x, classes, **options) -> (N, h, w)`` on the preprocessed batch, as a map_method function."""
-    return lambda model, resized, classes, **options: resolve(target)(model, model.preprocess(resized), classes, **options)
+def _on_network_input(target: str, floor: bool = False) -> Callable:
+    """``f(model, x, classes, **options) -> (N, h, w)`` on the preprocessed batch, as a map_method function;
+    ``floor=True`` subtracts each map's minimum (RISE's maps sit on the mean score of the masked images)."""
+    def run(model, resized, classes, **options):
+        maps = resolve(target)(model, model.preprocess(resized), classes, **options)
+        return maps - maps.min(axis=(1, 2), keepdims=True) if floor else maps
+    return run
 
 
 PROBABILITY = Option("output", "probability", OUTPUT.help, OUTPUT.choices)
@@ -335,9 +339,9 @@ register("occlusion", map_method(_on_network_input("xaitools.perturbation:occlus
     "stride": Option("stride", 8, "occlusion: step between patches"),
     "output": PROBABILITY,
 }, doc="Occlusion: the drop of the class score when a sliding patch is hidden")
-register("rise", map_method(_on_network_input("xaitools.perturbation:rise")), options={
+register("rise", map_method(_on_network_input("xaitools.perturbation:rise", floor=True)), options={
     "masks": Option("masks", 4000, "RISE: number of random masks"),
     "grid": Option("grid", 7, "RISE: cells per side of the low-resolution masks"),
     "p": Option("p", 0.5, "RISE: probability of keeping a cell"),
     "seed": SEED, "output": PROBABILITY,
-}, doc="RISE: the average of random smooth masks weighted by the class score of the masked image")
+}, doc="RISE: the average of random smooth masks weighted by the class score of the masked image (minus its minimum)")
