@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/lime_bench.py
 	$(BIN)/python benchmarks/saliency_bench.py
 	$(BIN)/python benchmarks/gradcam_bench.py
+	$(BIN)/python benchmarks/methods_bench.py
+	$(BIN)/python benchmarks/cli_bench.py
 
 clean:
 	rm -rf _build
