@@ -70,3 +70,10 @@ def test_hide_color_is_what_switched_off_superpixels_show():
     np.testing.assert_allclose(out[seg == 1], 0.25)
     np.testing.assert_allclose(out[(seg == 1) | (seg == 2)], 0.25)
     np.testing.assert_allclose(out[seg == 3], 0.8)
+
+
+def test_negative_superpixel_labels_are_refused():
+    seg = grid(4, 4, 2)
+    seg[0, 0] = -1  # a label -1 would silently index the last superpixel's on/off entry
+    with pytest.raises(ValueError, match="non-negative integer labels"):
+        lime.perturb_images(np.ones((4, 4, 3)), np.array([[1, 0, 0, 1]]), seg)
