@@ -290,3 +290,29 @@ def test_cli_cam_writes_the_map_at_the_images_size(tmp_path, capsys, dog_model):
     assert int(peak[0] * 5 / heatmap.shape[0]) == row and int(peak[1] * 5 / heatmap.shape[1]) == col
     assert cli.main(["explain", "cat_dog.jpg", "--method", "cam", "--layer", "block_16_project"]) == 2
     assert "Grad-CAM" in capsys.readouterr().err
+
+
+def test_without_relu_a_map_with_no_positive_value_is_left_unscaled():
+    """compute_maps divides by the maximum only when it is positive (else by 1): an all-negative map
+    without ReLU comes back as it is, an all-negative map with ReLU is all zero."""
+    model, _ = tiny_gap_model()
+    A = -np.random.RandomState(8).uniform(0.1, 1, size=(1, 3, 4, 2))
+
+    class Negative(cam.BaseCAM):
+        def get_cam_weights(self, images, classes):
+            return np.ones((1, 2)), A, np.zeros((1, 3))
+
+    x = np.zeros((1, 6, 7, 3), np.float32)
+    np.testing.assert_allclose(Negative(model, "conv").compute_maps(x, 0, relu=False), A.sum(axis=-1), atol=1e-12)
+    assert not Negative(model, "conv").compute_maps(x, 0).any()
+
+
+def test_cam_logger_rescales_each_image_for_display_and_fast_fit_needs_a_frozen_base():
+    x = np.random.RandomState(9).uniform(-1, 1, size=(2, 16, 16, 3)).astype(np.float32)
+    logger = cam.CAMLogger(x, "r1")
+    for shown, image in zip(logger.display, x):
+        np.testing.assert_allclose(shown, (image - image.min()) / (image.max() - image.min()), atol=1e-6)
+    model = cam.CAMmodel(tiny_base())
+    model.layers[1].trainable = True  # the first layer of the (flattened) base
+    with pytest.raises(ValueError, match="frozen"):
+        cam.fit(model, x, np.array([0, 1]), "r1", epochs=1)
