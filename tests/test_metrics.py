@@ -181,3 +181,17 @@ def test_random_curve_is_the_mean_over_its_repeats(image):
     one = metrics.random_curve(image, region_model, 1, "deletion", repeats=1, rng=7, **kw)
     np.testing.assert_allclose(one.scores, curves[0].scores, rtol=1e-12)
     assert np.abs(one.scores - mean.scores).max() > 1e-3  # the repeats differ: averaging them matters
+
+
+def test_the_blur_baseline_blurs_within_each_colour_channel(image):
+    red = np.zeros((SIZE, SIZE, 3), np.float32)
+    red[..., 0] = 1.0  # a flat red image: blurring in space changes nothing; mixing channels would
+    np.testing.assert_allclose(metrics.make_baseline(red, "blur", blur_sigma=3), red, atol=1e-6)
+    blurred = metrics.make_baseline(image, "blur", blur_sigma=3)
+    assert blurred.std(axis=(0, 1)).max() < image.std(axis=(0, 1)).min()  # smoother than the image
+
+
+def test_a_curve_needs_at_least_one_step(image):
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        metrics.perturbation_curve(image, region_model, 1, correct_map(), steps=0)
+    assert len(metrics.perturbation_curve(image, region_model, 1, correct_map(), steps=1).scores) == 2

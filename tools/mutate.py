@@ -17,8 +17,9 @@ at the end (``--keep`` keeps it).
    ``or`` flipped, a ``not`` or a unary minus removed, one statement of a function body replaced by
    ``pass``. ``--max`` sites per module are sampled (seeded); a mutant's source is ``ast.unparse`` of the
    changed tree.
-3. Each mutant runs only the tests that cover its line, fastest first, with ``-x`` and a timeout; a
-   mutant on a line no test executes survives without a run ("uncovered").
+3. Each mutant runs only the tests that cover its line, fastest first, with ``-x`` and a timeout. A
+   line coverage does not see (the body of a ``tf.function``: autograph runs a converted copy) runs
+   the module's test files (``MODULE_TESTS``); "uncovered" is left for modules without tests.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("lime", "saliency", "cam", "gradcam", "metrics", "viz")
 TESTS = ("test_lime.py", "test_lime_known.py", "test_saliency.py", "test_cam.py", "test_gradcam.py",
          "test_metrics.py", "test_viz.py")
+# a line no test executes under coverage runs these files' tests instead
+MODULE_TESTS = {"lime": ("tests/test_lime.py", "tests/test_lime_known.py"), "saliency": ("tests/test_saliency.py",),
+                "cam": ("tests/test_cam.py",), "gradcam": ("tests/test_gradcam.py",),
+                "metrics": ("tests/test_metrics.py",), "viz": ("tests/test_viz.py",)}
 SWAP_NAMES = {"min": "max", "max": "min", "minimum": "maximum", "maximum": "minimum", "argmin": "argmax",
               "argmax": "argmin", "amin": "amax", "amax": "amin", "nanmin": "nanmax", "nanmax": "nanmin"}
 CMP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
@@ -227,9 +232,11 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=300, help="seconds per mutant's test run")
     p.add_argument("--keep", action="store_true", help="keep the worktree")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--commit", default="HEAD", help="the commit to mutate (its coverage map is cached)")
+    p.add_argument("--only", nargs="+", default=None, metavar="LINE", type=int, help="only sites on these lines")
     args = p.parse_args()
 
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    sha = subprocess.run(["git", "rev-parse", args.commit], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     work = Path(tempfile.gettempdir()) / f"xaitools-mutate-{sha[:10]}"
     if not work.exists():
         subprocess.run(["git", "worktree", "add", "--detach", str(work), sha], cwd=ROOT, check=True, capture_output=True)
@@ -246,13 +253,16 @@ def main() -> None:
             original = path.read_text()
             source_lines = original.splitlines()
             found = sites(ast.parse(original))
-            chosen = [i for i, s in enumerate(found) if args.kinds is None or s[0] in args.kinds]
+            chosen = [i for i, s in enumerate(found) if (args.kinds is None or s[0] in args.kinds)
+                      and (args.only is None or s[1] in args.only)]
             if args.max and len(chosen) > args.max:
                 chosen = sorted(rng.sample(chosen, args.max))
             print(f"\n{module}.py: {len(found)} mutation sites, running {len(chosen)}", flush=True)
             for i in chosen:
                 kind, line, desc = found[i][:3]
                 covering = next((lines[module][ln] for ln in range(line, max(line - 5, 0), -1) if lines[module].get(ln)), [])
+                if not covering:  # e.g. a tf.function body: autograph runs a converted copy coverage cannot see
+                    covering = [t for t in durations if t.split("::")[0] in MODULE_TESTS[module]]
                 tests = sorted(covering, key=lambda t: durations.get(t, 1e9))  # fastest first
                 record = {"module": module, "line": line, "kind": kind, "change": desc,
                           "code": source_lines[line - 1].strip()}
