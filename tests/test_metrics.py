@@ -195,3 +195,10 @@ def test_a_curve_needs_at_least_one_step(image):
     with pytest.raises(ValueError, match="steps must be at least 1"):
         metrics.perturbation_curve(image, region_model, 1, correct_map(), steps=0)
     assert len(metrics.perturbation_curve(image, region_model, 1, correct_map(), steps=1).scores) == 2
+
+
+def test_pointing_game_scales_rows_and_columns_separately():
+    small = np.zeros((4, 4))
+    small[1, 2] = 1  # on an image 80 high and 40 wide: rows 20..39, columns 20..29
+    assert metrics.pointing_game(small, (20, 20, 40, 30), shape=(80, 40))
+    assert not metrics.pointing_game(small, (20, 40, 40, 60), shape=(80, 40))  # where a square scaling would put it
