@@ -202,3 +202,8 @@ def test_pointing_game_scales_rows_and_columns_separately():
     small[1, 2] = 1  # on an image 80 high and 40 wide: rows 20..39, columns 20..29
     assert metrics.pointing_game(small, (20, 20, 40, 30), shape=(80, 40))
     assert not metrics.pointing_game(small, (20, 40, 40, 60), shape=(80, 40))  # where a square scaling would put it
+
+
+def test_pointing_game_hits_needs_one_box_per_map():
+    with pytest.raises(ValueError, match="one box per map"):
+        metrics.pointing_game_hits([np.ones((2, 2))] * 2, [(0, 0, 1, 1)])

@@ -59,3 +59,10 @@ def test_save_image_writes_rounded_8_bit_rgb(tmp_path):
 @pytest.mark.parametrize("size", [(3, 3), (10, 4)])
 def test_resize_map_keeps_a_constant_map_constant(size):
     np.testing.assert_allclose(viz.resize_map(np.full((5, 7), 0.6), size), 0.6, atol=1e-6)
+
+
+def test_overlay_clips_to_the_displayable_range():
+    image = np.full((2, 3, 3), 1.6, np.float32)  # e.g. an image brightened past white
+    out = viz.overlay(image, np.ones((2, 3)), alpha=0.5)
+    assert out.max() == 1.0 and out.min() >= 0
+    np.testing.assert_allclose(out[..., 0], 1.0)  # 0.8 + 0.5 * JET's red (0.5) > 1: clipped
