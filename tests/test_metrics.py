@@ -202,6 +202,10 @@ def test_pointing_game_scales_rows_and_columns_separately():
     small[1, 2] = 1  # on an image 80 high and 40 wide: rows 20..39, columns 20..29
     assert metrics.pointing_game(small, (20, 20, 40, 30), shape=(80, 40))
     assert not metrics.pointing_game(small, (20, 40, 40, 60), shape=(80, 40))  # where a square scaling would put it
+    tall = np.zeros((4, 2))
+    tall[1, 1] = 1  # a map with rows and columns of different sizes: rows 20..39, columns 20..39
+    assert metrics.pointing_game(tall, (20, 20, 40, 40), shape=(80, 40))
+    assert not metrics.pointing_game(tall, (0, 0, 80, 20), shape=(80, 40))
 
 
 def test_pointing_game_hits_needs_one_box_per_map():

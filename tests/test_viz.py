@@ -66,3 +66,5 @@ def test_overlay_clips_to_the_displayable_range():
     out = viz.overlay(image, np.ones((2, 3)), alpha=0.5)
     assert out.max() == 1.0 and out.min() >= 0
     np.testing.assert_allclose(out[..., 0], 1.0)  # 0.8 + 0.5 * JET's red (0.5) > 1: clipped
+    dark = viz.overlay(np.full((2, 3, 3), -1.0, np.float32), np.zeros((2, 3)), alpha=0.5)
+    np.testing.assert_allclose(dark, 0.0)  # -0.5 + 0.5 * JET's blue (at most 0.5): clipped at 0
