@@ -19,10 +19,10 @@ A new method is a few lines with :func:`register` and one of the adapters, which
 target (``"module:attribute"``) only when the method runs, so that building the registry imports
 no TensorFlow (``python -m xaitools --help`` stays fast)::
 
-    register("gradcam++", cam_method("xaitools.cam_variants:GradCAMPlusPlus"), layer=True,
+    register("gradcam++", cam_method("xaitools.cams:GradCAMPlusPlus"), layer=True,
              doc="Grad-CAM++: channel weights from positive second-order gradients")
-    register("occlusion", map_method("xaitools.perturbation:occlusion"),
-             options={"window": 16, "stride": 8}, doc="Occlusion: the probability drop when a patch is grey")
+    register("occlusion", map_method(_on_network_input("xaitools.perturbation:occlusion")),
+             options={"size": 16, "stride": 8}, doc="Occlusion: the drop of the class score when a patch is hidden")
 
 - :func:`cam_method`: a :class:`~xaitools.cam.BaseCAM` subclass ``C(keras_model, layer, **options)``;
   its ``compute_maps`` runs on the preprocessed batch.
