@@ -190,12 +190,38 @@ def test_superposed_inputs_equal_resizing_each_perturbed_image(dog_model, shape,
     seg = lime.segment(img)
     k = int(seg.max()) + 1
     perts = np.vstack([np.zeros(k), np.ones(k), lime.sample_perturbations(k, 30, random_state=1)])
-    sup = lime.Superposition.of(dog_model.resize, img, seg, hide_color)
-    got = np.clip(sup.inputs(perts), 0, 1)
     expected = dog_model.resize(lime.perturb_images(img, perts, seg, hide_color))
-    assert got.shape == expected.shape == (len(perts), *dog_model.input_size, 3)
-    assert np.abs(got - expected).max() <= 1e-5
-    assert np.abs(got[0] - hide_color).max() <= 1e-5  # all off: the hide colour everywhere
+    for sup in (lime.Superposition.of(dog_model.resize, img, seg, hide_color),
+                lime.Superposition.separable(*dog_model.resize_matrices(*shape), img, seg, hide_color)):
+        got = np.clip(sup.inputs(perts), 0, 1)
+        assert got.shape == expected.shape == (len(perts), *dog_model.input_size, 3)
+        assert np.abs(got - expected).max() <= 1e-5
+        assert np.abs(got[0] - hide_color).max() <= 1e-5  # all off: the hide colour everywhere
+
+
+@pytest.mark.parametrize("shape", [(299, 299), (123, 201), (160, 300), (160, 160)])
+def test_resize_matrices_reproduce_the_classifiers_resize(dog_model, shape):
+    """rows @ x[..., c] @ cols.T == resize(x): catches a swapped axis, a transposed matrix, or a
+    resize that is not the classifier's (plain bilinear, no antialiasing); identity at input size."""
+    x = np.random.RandomState(0).rand(2, *shape, 3).astype(np.float32)
+    rows, cols = dog_model.resize_matrices(*shape)
+    assert rows.shape == (dog_model.input_size[0], shape[0]) and cols.shape == (dog_model.input_size[1], shape[1])
+    got = np.einsum("yh,nhwc,xw->nyxc", rows, x, cols)
+    assert np.abs(got - dog_model.resize(x)).max() <= 1e-5
+    if shape == tuple(dog_model.input_size):
+        np.testing.assert_array_equal(rows, np.eye(shape[0]))
+
+
+def test_separable_superposition_with_a_missing_label_and_a_one_pixel_superpixel(dog_model):
+    img = _image((90, 70))
+    seg = grid_segments(90, 70, 10)  # labels 0..62
+    seg[seg == 4] = 5  # label 4 missing: its component is zero
+    seg[0, 0] = 63  # a one-pixel superpixel
+    perts = lime.sample_perturbations(64, 20, random_state=2)
+    sup = lime.Superposition.separable(*dog_model.resize_matrices(90, 70), img, seg, 0.25)
+    assert not sup.components[4].any() and sup.components[63].any()
+    expected = dog_model.resize(lime.perturb_images(img, perts, seg, 0.25))
+    assert np.abs(np.clip(sup.inputs(perts), 0, 1) - expected).max() <= 1e-5
 
 
 def test_the_classifiers_clip_is_a_no_op_on_resized_unit_images(dog_model):
@@ -227,14 +253,22 @@ def test_explain_with_a_classifier_equals_explain_with_its_predict(dog_model):
 
 
 def test_predict_superposed_uses_the_superposition(dog_model, monkeypatch):
-    calls = []
-    resize = dog_model.resize
-    monkeypatch.setattr(dog_model, "resize", lambda images: calls.append(len(images)) or resize(images))
+    """No perturbed image is resized or sent through the per-image path, yet the probabilities are
+    those of predict() on every perturbed image (N not a multiple of the batch size, and N < batch)."""
     img = _image((60, 80))
     seg = grid_segments(60, 80, 20)  # 12 superpixels
-    probs = lime.predict_superposed(dog_model, img, lime.sample_perturbations(12, 100, random_state=0), seg)
-    assert probs.shape == (100, dog_model.num_classes)
-    assert sum(calls) == 13  # K + 1 resized images, not one per perturbation
+    pert = lime.sample_perturbations(12, 70, random_state=0)
+    expected = dog_model.predict(lime.perturb_images(img, pert, seg, 0.5))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("per-image path used")
+
+    monkeypatch.setattr(dog_model, "resize", refuse)
+    monkeypatch.setattr(dog_model, "predict_resized", refuse)
+    for batch_size, rows in ((32, 70), (64, 5)):
+        probs = lime.predict_superposed(dog_model, img, pert[:rows], seg, 0.5, batch_size=batch_size)
+        assert probs.shape == (rows, dog_model.num_classes)
+        np.testing.assert_allclose(probs, expected[:rows], atol=1e-5)
 
 
 def test_superposition_bad_inputs(dog_model):

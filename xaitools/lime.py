@@ -4,23 +4,18 @@
    (random on/off vectors, one entry per superpixel); :func:`perturb_image` shows one.
 2. :func:`predict_perturbations`: the model's probabilities for every perturbed image, in batches.
    For an :class:`~xaitools.models.ImageClassifier`, :func:`predict_superposed` gives the same
-   numbers at the cost of the network alone (see "Superposition" below).
+   numbers at the cost of the network alone (see the superposition note below).
 3. :func:`perturbation_distances` (cosine distance to the all-on vector) and :func:`kernel_weights`.
 4. :func:`fit_surrogate`: a weighted linear regression; its coefficients rank the superpixels
    (:func:`top_superpixels`).
 
-:func:`explain` runs all four. Nothing loops over superpixels or images in Python: a perturbation
-turns into a pixel mask by indexing (``perturbation[superpixels]``) and images go to the model in
-batches.
+:func:`explain` runs all four. These steps loop over neither superpixels nor images in Python: a
+perturbation turns into a pixel mask by indexing (``perturbation[superpixels]``) and images go to
+the model in batches.
 
-Superposition. A classifier resizes every image to its input size (bilinear, antialiased), and
-resizing is linear. A perturbed image is affine in its on/off vector ``m`` (``h`` = hide colour,
-``img_k`` = the image with only superpixel ``k`` on, all others hidden)::
-
-    resize(img * m + h * (1 - m)) = resize(h) + sum_k m_k * (resize(img_k) - resize(h))
-
-so ``K + 1`` resizes (:class:`Superposition`) and one matrix product per batch, ``(n, K) @ (K, P)``,
-give every network input: exact (to float32 rounding), not an approximation.
+For an ImageClassifier, step 2 runs by superposition (:mod:`xaitools.superposition`): the network
+inputs of all perturbations from K resized components and one matrix product per batch, exact to
+float32 rounding. :class:`Superposition` and :func:`predict_superposed` are re-exported here.
 """
 
 from __future__ import annotations
@@ -29,6 +24,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from .superposition import Superposition, check_hide_color, predict_superposed  # noqa: F401
 
 
 def _check_image(image, name="image") -> np.ndarray:
@@ -111,113 +108,6 @@ def predict_perturbations(
         np.asarray(predict_fn(perturb_images(image, pert[i : i + batch_size], superpixels, hide_color)))
         for i in range(0, len(pert), batch_size)
     ]
-    return np.concatenate(out)
-
-
-@dataclass
-class Superposition:
-    """Every perturbed image, resized, as ``base + perturbations @ components`` (see the module docstring).
-
-    Attributes:
-        base: (P,) float32, the resized all-hidden image ``resize(h)``, flattened (P = h * w * 3).
-        components: (K, P) float32, row k = ``resize(img_k) - resize(h)``.
-        shape: (h, w, 3), the resized image's shape.
-    """
-
-    base: np.ndarray
-    components: np.ndarray
-    shape: tuple
-
-    @classmethod
-    def of(cls, resize: Callable, image, superpixels, hide_color: float = 0.0, chunk: int = 32) -> "Superposition":
-        """Build it from ``K + 1`` images through ``resize`` (in chunks), whatever the number of perturbations.
-
-        Args:
-            resize: a *linear* map from images (n, H, W, 3) to (n, h, w, 3), e.g.
-                ``ImageClassifier.resize``.
-            image: (H, W, 3) float.
-            superpixels: (H, W) integer labels 0..K-1.
-            hide_color: the value of a switched-off superpixel.
-            chunk: images per ``resize`` call (memory: ``chunk * H * W * 3`` floats).
-        Returns:
-            a :class:`Superposition` with K components.
-        """
-        img = _check_image(image).astype(np.float32, copy=False)
-        seg = _check_segments(superpixels, img.shape[:2])
-        k, (height, width) = int(seg.max()) + 1, seg.shape
-        row_of_pixel = seg.ravel() + 1  # row 0: all hidden; row k + 1: only superpixel k shown
-        pixels = img.reshape(-1, 3)
-        parts = []
-        for a in range(0, k + 1, chunk):
-            b = min(a + chunk, k + 1)
-            rows = np.full((b - a, height * width, 3), hide_color, np.float32)
-            shown = np.flatnonzero((row_of_pixel >= a) & (row_of_pixel < b))
-            rows[row_of_pixel[shown] - a, shown] = pixels[shown]
-            parts.append(np.asarray(resize(rows.reshape(b - a, height, width, 3)), np.float32))
-        resized = np.concatenate(parts)
-        flat = resized.reshape(k + 1, -1)
-        base = flat[0].copy()
-        components = flat[1:]
-        components -= base
-        return cls(base=base, components=components, shape=resized.shape[1:])
-
-    def inputs(self, perturbations) -> np.ndarray:
-        """The resized perturbed images, (n, h, w, 3) float32, for perturbations (n, K) of 0/1."""
-        pert = np.atleast_2d(np.asarray(perturbations))
-        if pert.ndim != 2 or pert.shape[1] != len(self.components):
-            raise ValueError(f"perturbations must have shape (n, {len(self.components)}), got {pert.shape}")
-        out = pert.astype(np.float32) @ self.components
-        out += self.base
-        return out.reshape(len(pert), *self.shape)
-
-
-def _check_unit_hide_color(hide_color) -> None:
-    if not 0.0 <= float(hide_color) <= 1.0:
-        raise ValueError(f"hide_color must be in [0, 1] for an ImageClassifier (its images are [0, 1]), got {hide_color}")
-
-
-def predict_superposed(
-    classifier, image, perturbations, superpixels, hide_color: float = 0.0, batch_size: int = 64
-) -> np.ndarray:
-    """Step 2 for an :class:`~xaitools.models.ImageClassifier`, by superposition: the probabilities of
-    ``predict_perturbations(classifier.predict, ...)`` (to float32 rounding) without resizing N images.
-
-    The classifier's resize clips to [0, 1] after resizing. For an image and hide colour in [0, 1] that
-    clip changes nothing (up to rounding): the antialiased bilinear kernel's weights are non-negative
-    and sum to 1, so every resized pixel is a convex combination of pixels in [0, 1]. So the resize is
-    linear on such images, and the superposed inputs are clipped the same way.
-
-    Args:
-        classifier: an ImageClassifier (uses its ``resize`` and ``predict_resized``).
-        image: (H, W, 3) float in [0, 1], any size.
-        perturbations: (N, K) 0/1, K = number of superpixels.
-        superpixels: (H, W) integer labels 0..K-1.
-        hide_color: value in [0, 1] of switched-off superpixels.
-        batch_size: perturbed images per forward pass.
-    Returns:
-        (N, num_classes) float32 probabilities.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from xaitools.models import check_images
-
-    img = check_images(_check_image(image))[0]
-    _check_unit_hide_color(hide_color)
-    pert = np.atleast_2d(np.asarray(perturbations))
-    sup = Superposition.of(classifier.resize, img, superpixels, hide_color)
-
-    def inputs(i):
-        batch = sup.inputs(pert[i : i + batch_size])
-        return np.clip(batch, 0.0, 1.0, out=batch)  # rounding only (see above)
-
-    out = []
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the next batch is formed while the network runs
-        pending = pool.submit(inputs, 0)
-        for i in range(0, len(pert), batch_size):
-            batch = pending.result()
-            if i + batch_size < len(pert):
-                pending = pool.submit(inputs, i + batch_size)
-            out.append(np.asarray(classifier.predict_resized(batch, batch_size)))
     return np.concatenate(out)
 
 
@@ -320,10 +210,17 @@ def explain(
     if not fast and not callable(model):
         raise TypeError(f"model must be an xaitools ImageClassifier or a predict function, got {type(model).__name__}")
     if fast:
-        _check_unit_hide_color(hide_color)
+        from xaitools.models import check_images
+
+        check_images(img, "image")  # [0, 1], before any work
+        check_hide_color(hide_color)
     predict_fn = model.predict if fast else model
-    probs = np.asarray(predict_fn(img[np.newaxis]))[0]  # checks the image; the top class and the class count
-    chosen = check_classes(int(np.argmax(probs)) if classes is None else classes, 1, len(probs))
+    if fast and classes is not None:  # no forward pass needed: the classifier knows its class count
+        num_classes, top = model.num_classes, None  # (predict_superposed checks the image)
+    else:  # checks the image; the top class and the class count
+        probs = np.asarray(predict_fn(img[np.newaxis]))[0]
+        num_classes, top = len(probs), int(np.argmax(probs))
+    chosen = check_classes(top if classes is None else classes, 1, num_classes)
     if len(chosen) != 1:
         raise ValueError(f"LIME explains one class per call, got classes={classes!r}; call explain once per class")
     class_index = int(chosen[0])

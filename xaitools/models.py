@@ -100,7 +100,7 @@ class ImageClassifier:
     _wnids: Sequence[str] | None = None
     batch_size: int = 64
     _imagenet: bool = field(default=False, repr=False)
-    _forward_fn: tuple | None = field(default=None, repr=False)  # compiled (preprocess, resize, scale + network)
+    _cache: dict = field(default_factory=dict, repr=False)  # compiled functions, resize matrices: made once
 
     # -- classes -------------------------------------------------------------------------------
     @property
@@ -163,20 +163,27 @@ class ImageClassifier:
         """Tensor version of :meth:`preprocess`: resize (if needed) and the network's own scaling."""
         return self._scale_t(self._resize_t(t))
 
-    def _compiled(self):
-        # Compiled graphs for resizing, preprocessing and for scaling + network. Eager Keras
-        # dispatches the ~150 ops one by one; compiled, the forward pass is 2-2.5x faster on a CPU.
-        # Traced once per input image size (any batch size). `predict` is `predict_resized(resize(.))`:
-        # the same two graphs, so the two give the same numbers.
-        if self._forward_fn is None:
+    def _network_t(self, t):
+        """The network's scaling and the network on a [0, 1] batch already at ``input_size`` (a tensor)."""
+        return self.model(self._scale_t(t), training=False)
+
+    def compiled(self, name: str, fn: Callable, input_signature=None):
+        """``tf.function(fn)``, made once per classifier and name and kept (tracing a network costs
+        about a second). Eager Keras dispatches the ~150 ops one by one; compiled, a forward pass is
+        2-2.5x faster on a CPU. Without ``input_signature`` it is traced once per input image size
+        (any batch size). :meth:`with_model` starts with none.
+        """
+        if name not in self._cache:
             import tensorflow as tf
 
-            self._forward_fn = (
-                tf.function(self._to_input, reduce_retracing=True),
-                tf.function(self._resize_t, reduce_retracing=True),
-                tf.function(lambda t: self.model(self._scale_t(t), training=False), reduce_retracing=True),
-            )
-        return self._forward_fn
+            kw = {"input_signature": input_signature} if input_signature else {"reduce_retracing": True}
+            self._cache[name] = tf.function(fn, **kw)
+        return self._cache[name]
+
+    def _compiled(self):
+        # `predict` is `predict_resized(resize(.))`: the same two graphs, so the two give the same numbers.
+        return (self.compiled("preprocess", self._to_input), self.compiled("resize", self._resize_t),
+                self.compiled("network", self._network_t))
 
     def preprocess(self, images) -> np.ndarray:
         """[0, 1] RGB image(s) of any size -> the network's input batch.
@@ -200,6 +207,34 @@ class ImageClassifier:
             float32 array (N, h, w, 3) in [0, 1], (h, w) = ``input_size``.
         """
         return np.asarray(self._compiled()[1](check_images(images)))
+
+    def resize_matrices(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`resize` of ``(height, width)`` images as two matrices.
+
+        The antialiased bilinear resize is separable: for every channel ``c``,
+        ``resize(x)[..., c] == rows @ x[..., c] @ cols.T`` to float32 rounding, before the clip to
+        [0, 1] (which changes nothing on [0, 1] images: the weights are non-negative and each row
+        sums to 1). Each matrix is the resize of an identity along one axis.
+
+        Args:
+            height, width: the size of the images to be resized.
+        Returns:
+            ``rows`` (h, height) and ``cols`` (w, width), float32, (h, w) = ``input_size``; both
+            identities for images already at ``input_size`` (which :meth:`resize` leaves alone).
+            Kept per size: do not modify them in place.
+        """
+        import tensorflow as tf
+
+        def along(n_in, n_out):
+            if n_in == n_out:
+                return np.eye(n_out, n_in, dtype=np.float32)
+            eye = tf.eye(n_in, dtype=tf.float32)[tf.newaxis, :, tf.newaxis, :]  # n_in channels, one per pixel
+            return tf.image.resize(eye, (n_out, 1), method="bilinear", antialias=True).numpy()[0, :, 0, :]
+
+        key = ("resize_matrices", int(height), int(width))
+        if key not in self._cache:  # kept: LIME resizes many images of one size (the CLI: 299x299)
+            self._cache[key] = along(int(height), self.input_size[0]), along(int(width), self.input_size[1])
+        return self._cache[key]
 
     def predict_resized(self, batch, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities for images already at ``input_size`` (no resize; scaling + network).
@@ -238,7 +273,7 @@ class ImageClassifier:
         input and output, e.g. a copy with randomized layers for a sanity check."""
         import dataclasses
 
-        return dataclasses.replace(self, model=keras_model, _forward_fn=None)
+        return dataclasses.replace(self, model=keras_model, _cache={})
 
     def decode(self, probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
         """Top-k (WordNet id, class name, probability) for each row of ``probs``."""
