@@ -25,20 +25,12 @@ from typing import Callable
 import numpy as np
 
 
-def _check_image(image) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[-1] != 3 or not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"image must be one float RGB image of shape (H, W, 3), got {arr.dtype} {arr.shape}")
-    return arr.astype(np.float32, copy=False)
+def _checked(image, superpixels):
+    """LIME's own checks (one place for them): a float (H, W, 3) image as float32, and its labels."""
+    from xaitools.lime import _check_image, _check_segments  # here: lime imports this module
 
-
-def _check_segments(superpixels, shape) -> np.ndarray:
-    seg = np.asarray(superpixels)
-    if seg.shape != tuple(shape):
-        raise ValueError(f"superpixels must have the image's height and width {tuple(shape)}, got {seg.shape}")
-    if not np.issubdtype(seg.dtype, np.integer) or seg.min() < 0:
-        raise ValueError("superpixels must be non-negative integer labels 0..n-1 (as from lime.segment())")
-    return seg
+    img = _check_image(image).astype(np.float32, copy=False)
+    return img, _check_segments(superpixels, img.shape[:2])
 
 
 def check_hide_color(hide_color) -> float:
@@ -76,8 +68,7 @@ class Superposition:
         Returns:
             a :class:`Superposition` with K components.
         """
-        img = _check_image(image)
-        seg = _check_segments(superpixels, img.shape[:2])
+        img, seg = _checked(image, superpixels)
         k, (height, width) = int(seg.max()) + 1, seg.shape
         row_of_pixel = seg.ravel() + 1  # row 0: all hidden; row k + 1: only superpixel k shown
         pixels = img.reshape(-1, 3)
@@ -113,8 +104,7 @@ class Superposition:
         """
         from scipy.ndimage import find_objects
 
-        img = _check_image(image)
-        seg = _check_segments(superpixels, img.shape[:2])
+        img, seg = _checked(image, superpixels)
         rows, cols = np.asarray(rows, np.float32), np.asarray(cols, np.float32)
         if rows.ndim != 2 or cols.ndim != 2 or rows.shape[1] != seg.shape[0] or cols.shape[1] != seg.shape[1]:
             raise ValueError(f"rows and cols must have shapes (h, {seg.shape[0]}) and (w, {seg.shape[1]}), "
@@ -202,8 +192,8 @@ def predict_superposed(
 
     from xaitools.models import check_images
 
-    img = check_images(_check_image(image))[0]
-    seg = _check_segments(superpixels, img.shape[:2])
+    img, seg = _checked(image, superpixels)
+    check_images(img, "image")  # in [0, 1]
     sup = Superposition.separable(*classifier.resize_matrices(*img.shape[:2]), img, seg, check_hide_color(hide_color))
     pert = sup.check(perturbations).astype(np.float32)
     forward = _superposed_network(classifier)
