@@ -284,3 +284,18 @@ def test_superposition_bad_inputs(dog_model):
         lime.explain(img, dog_model, classes=[1, 2], superpixels=seg)
     with pytest.raises(TypeError, match="ImageClassifier or a predict function"):
         lime.explain(img, "dog_breeds", superpixels=seg)
+
+
+def test_the_registry_lime_used_by_the_cli_takes_the_superposition(dog_model, monkeypatch):
+    """xaitools.explain(method="lime") -- the CLI's path -- never builds perturbed images at full size."""
+    import xaitools
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the text's per-image step 2 was used")
+
+    monkeypatch.setattr(lime, "predict_perturbations", refuse)
+    monkeypatch.setattr(lime, "perturb_images", refuse)
+    img = _image((123, 201))
+    result = xaitools.explain(dog_model, [img], method="lime", samples=20)[0]
+    assert result.method == "lime" and result.map.shape == (123, 201)
+    assert result.map.max() == 1.0  # a superpixel with a positive coefficient, scaled to 1
