@@ -5,8 +5,9 @@ MobileNetV2 at 160x160), same superpixels (quickshift, the text's parameters), h
 text's 0 in its [-1, 1] space), batches of 64, N = 150 and N = 1000 perturbations:
 
 - xaitools:     ``lime.explain(image, model, classes=c, ...)``: perturbations by superposition in
-                the network's input space (K + 1 resizes, one matrix product per batch), forward
-                passes, kernel weights, weighted linear fit
+                the network's input space (each superpixel resized once, through the resize's two
+                matrices; per batch one compiled graph: matrix product, clip, scaling, network),
+                kernel weights, weighted linear fit
 - lime 0.2.0.1: ``LimeImageExplainer.explain_instance`` with ``model.predict`` as classifier_fn
                 (builds and resizes N full-size images), LinearRegression as the surrogate
 - bare network: the compiled ``keras.Model`` alone on N already resized and scaled inputs, in the
@@ -106,7 +107,7 @@ def profile(fn, top=8) -> None:
     fn()
     prof.disable()
     print("\nprofile of one xaitools run: xaitools' own functions (cumulative seconds)")
-    pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(r"xaitools/(lime|models)\.py")
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(r"xaitools/(lime|models|superposition)\.py")
     print("profile of one xaitools run: where the time is spent (own seconds, top entries)")
     pstats.Stats(prof, stream=sys.stdout).strip_dirs().sort_stats("tottime").print_stats(top)
 
@@ -127,8 +128,6 @@ def main(argv=None) -> None:
     import tensorflow as tf
     import lime.lime_image as lime_image
     from sklearn.linear_model import LinearRegression
-
-    from xaitools import lime
 
     from xaitools import lime
 
