@@ -87,6 +87,13 @@ def check_images(images, name: str = "images") -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def _resize(t, size):
+    """The classifier's resize, in one place: ``tf.image.resize``, bilinear, antialiased (no clip)."""
+    import tensorflow as tf
+
+    return tf.image.resize(t, size, method="bilinear", antialias=True)
+
+
 @dataclass
 class ImageClassifier:
     """A Keras image classifier plus what the chapters need around it."""
@@ -152,7 +159,7 @@ class ImageClassifier:
         import tensorflow as tf
 
         if tuple(t.shape[1:3]) != tuple(self.input_size):
-            t = tf.image.resize(t, self.input_size, method="bilinear", antialias=True)
+            t = _resize(t, self.input_size)
         return tf.clip_by_value(t, 0.0, 1.0)
 
     def _scale_t(self, t):
@@ -229,7 +236,7 @@ class ImageClassifier:
             if n_in == n_out:
                 return np.eye(n_out, n_in, dtype=np.float32)
             eye = tf.eye(n_in, dtype=tf.float32)[tf.newaxis, :, tf.newaxis, :]  # n_in channels, one per pixel
-            return tf.image.resize(eye, (n_out, 1), method="bilinear", antialias=True).numpy()[0, :, 0, :]
+            return _resize(eye, (n_out, 1)).numpy()[0, :, 0, :]
 
         key = ("resize_matrices", int(height), int(width))
         if key not in self._cache:  # kept: LIME resizes many images of one size (the CLI: 299x299)
