@@ -4,9 +4,10 @@ Used by ``make test-text-exact``: every chapter on the text's own networks (``XA
 InceptionV3 for LIME, VGG16 for the rest) with random weights (``XAI_WEIGHTS=random``, testing only:
 no download, the real architectures, layer names and preprocessing). ``XAI_QUICK=1`` makes the
 slowest cells use the smaller settings each notebook documents. The executed copies go to a
-temporary folder; the committed notebooks (default model, compared by nbval) are not touched.
+temporary folder; the committed notebooks (default model, compared by nbval) are not touched,
+unless ``--inplace`` writes the executed notebooks back (how their committed outputs are made).
 
-    python tools/run_notebooks.py [--quick] [--imagenet-random] [NOTEBOOK ...]
+    python tools/run_notebooks.py [--quick] [--imagenet-random] [--inplace] [NOTEBOOK ...]
 
 Prints one line per notebook with its wall time, and a summary; exit 1 if any notebook failed.
 """
@@ -30,6 +31,8 @@ def main(argv=None) -> int:
                    help="XAI_MODEL=imagenet XAI_WEIGHTS=random (the text's networks, random weights)")
     p.add_argument("--quick", action="store_true", help="XAI_QUICK=1: the notebooks' documented smaller settings")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    p.add_argument("--inplace", action="store_true",
+                   help="write the executed notebooks back (to commit their outputs); default: a temporary folder")
     args = p.parse_args(argv)
 
     paths = [Path(n) for n in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -37,13 +40,20 @@ def main(argv=None) -> int:
     if missing:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.inplace and (args.imagenet_random or args.quick or os.environ.get("XAI_MODEL")):
+        print("error: --inplace writes the committed outputs, which come from the default model "
+              "at full settings; drop --imagenet-random/--quick and unset XAI_MODEL", file=sys.stderr)
+        return 2
     if args.imagenet_random:
         os.environ.update(XAI_MODEL="imagenet", XAI_WEIGHTS="random")
     if args.quick:
         os.environ["XAI_QUICK"] = "1"
-    # The kernels inherit this process's environment. Speed over bit-stability here: nothing is
-    # compared, so let TensorFlow use oneDNN (the notebooks only set it when it is unset).
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    # The kernels inherit this process's environment: the same settings as the test harness.
+    sys.path.insert(0, str(ROOT))
+    from conftest import NOTEBOOK_ENV
+
+    for key, value in NOTEBOOK_ENV.items():
+        os.environ.setdefault(key, value)
 
     import nbclient
     import nbformat
@@ -65,7 +75,7 @@ def main(argv=None) -> int:
                 failed.append(path.name)
             seconds = time.perf_counter() - start
             total += seconds
-            nbformat.write(nb, Path(out) / path.name)
+            nbformat.write(nb, path if args.inplace and status == "ok" else Path(out) / path.name)
             print(f"{path.name:28s} {seconds:7.1f} s  {status}", flush=True)
     print(f"{len(paths) - len(failed)} passed, {len(failed)} failed in {total:.0f} s")
     return 1 if failed else 0

@@ -1,0 +1,17 @@
+"""The test harness for the notebooks: what the book's tests need is set here, not in the chapters.
+
+nbval starts each notebook's kernel with this process's environment, so these settings reach the
+kernels (and the command-line runs inside them) without a line of test plumbing in a chapter.
+``tools/run_notebooks.py`` applies the same settings when it executes or re-executes notebooks.
+"""
+
+import os
+
+NOTEBOOK_ENV = {
+    # TensorFlow's C++ start-up notices and Weights & Biases' run ids and paths are not results.
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "WANDB_SILENT": "true",
+}
+
+for _key, _value in NOTEBOOK_ENV.items():
+    os.environ.setdefault(_key, _value)
