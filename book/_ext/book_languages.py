@@ -1,0 +1,146 @@
+"""One book in several languages: a language switch on every page, and what is (not) a message.
+
+The book is built once per language from the same sources (``make book``, ``tools/build_book.py``):
+the first language of ``book_languages`` (``_config.yml``) at the root of the site, every other one
+under ``<language>/`` (``zh_CN/``). Sphinx translates each page message by message from
+``locales/<language>/LC_MESSAGES/<page>.po``; the theme's own labels come from the themes' and
+Sphinx's catalogs for that language (``locales/<language>/LC_MESSAGES/sphinx.po`` adds or overrides
+labels, and holds this extension's own).
+
+This extension
+
+- puts a language switch into every page's header: plain links, one per other language, to the same
+  page in that language (``../zh_CN/notebooks/lime.html`` from ``notebooks/lime.html`` and back),
+  plus ``<link rel="alternate" hreflang=...>`` in the page's head;
+- keeps formulas (``$$...$$`` blocks) and everything inside a notebook cell's output out of the
+  messages: a formula is the same in every language, and an output is what the code printed, so
+  it must not be translated (it is identical in both editions);
+- gives the translated edition the translated book title: the title of the root page (the book's
+  title, ``book/intro``'s heading) as its catalog translates it.
+
+``tools/browser_check.py`` follows every page's switch and checks that it lands on the same page in
+the other language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.transforms import SphinxTransform
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def languages(config) -> dict[str, str]:
+    """``{language: label}`` in order; the first one is built at the root of the site."""
+    return dict(config.book_languages or {"en": "English"})
+
+
+def current_language(config) -> str:
+    return config.language or "en"
+
+
+def site_prefix(config, language: str) -> str:
+    """The folder of ``language``'s edition inside the site: ``""`` for the root language."""
+    return "" if language == next(iter(languages(config))) else f"{language}/"
+
+
+def switch_links(config, pagename: str, suffix: str = ".html") -> list[dict]:
+    """For each language: its label, the relative link from ``pagename`` to the same page in it."""
+    here = current_language(config)
+    # From this page up to the root of the whole site (above this edition's folder, if any).
+    up = "../" * (pagename.count("/") + site_prefix(config, here).count("/"))
+    links = []
+    for language, label in languages(config).items():
+        links.append({"language": language, "label": label, "current": language == here,
+                      "hreflang": language.replace("_", "-"),
+                      "href": f"{up}{site_prefix(config, language)}{pagename}{suffix}"})
+    return links
+
+
+class KeepOutOfMessages(SphinxTransform):
+    """Formulas and notebook outputs are not messages (before Sphinx's Locale transform, 20)."""
+
+    default_priority = 10
+
+    def apply(self, **kwargs) -> None:
+        for node in self.document.findall(nodes.math_block):
+            node["translatable"] = False
+        for output in self.document.findall(nodes.container):
+            if "cell_output" in output.get("classes", []):
+                for node in output.findall(nodes.TextElement):
+                    node["translatable"] = False
+
+
+class CheckTranslatedMarkup(SphinxTransform):
+    """A translated message whose Markdown did not parse shows its markup as text: ``**``, a
+    backtick, ``](``. Warn (an error in the book's builds), naming the message's page and line.
+
+    CommonMark's emphasis rules are the usual cause in Chinese: ``**“引号”**后`` does not close
+    (punctuation inside the ``**``, a letter outside); write ``**引号**`` or add the quotes outside."""
+
+    default_priority = 25  # after Sphinx's Locale transform (20)
+
+    def apply(self, **kwargs) -> None:
+        from sphinx.util import logging
+
+        logger = logging.getLogger(__name__)
+        for node in self.document.findall(nodes.TextElement):
+            if not node.get("translated"):
+                continue
+            text = "".join(t.astext() for t in node.findall(nodes.Text)
+                           if not isinstance(t.parent, (nodes.literal, nodes.math, nodes.math_block,
+                                                        nodes.literal_block, nodes.raw)))
+            for mark in ("**", "`", "]("):
+                if mark in text:
+                    logger.warning("translated message shows Markdown as text (%r): %s", mark, text[:120],
+                                   location=node, type="i18n", subtype="markup")
+                    break
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    links = switch_links(app.config, pagename, context.get("file_suffix") or ".html")
+    context["language_links"] = links
+    alternates = "".join(f'<link rel="alternate" hreflang="{link["hreflang"]}" href="{link["href"]}" />\n'
+                         for link in links if not link["current"])
+    context["metatags"] = context.get("metatags", "") + alternates
+
+
+def _configure(app, config):
+    config.templates_path = [*config.templates_path, str(TEMPLATES)]
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+    options = dict(config.html_theme_options)
+    end = list(options.get("article_header_end") or ["article-header-buttons.html"])
+    if "language-switch.html" not in end:
+        options["article_header_end"] = ["language-switch.html", *end]
+    config.html_theme_options = options
+
+
+def _translate_title(app, env):
+    """The translated edition's title: the root page's title as the root page's catalog has it."""
+    if site_prefix(app.config, current_language(app.config)) == "":
+        return
+    from sphinx.locale import init as init_locale
+    from sphinx.util.i18n import docname_to_domain
+
+    dirs = [str(Path(app.srcdir) / d) for d in app.config.locale_dirs]
+    domain = docname_to_domain(app.config.root_doc, app.config.gettext_compact)
+    catalog, found = init_locale(dirs, app.config.language, domain)
+    if found:
+        for name in ("html_title", "project"):
+            value = getattr(app.config, name, None)
+            if value:
+                setattr(app.config, name, catalog.gettext(value))
+
+
+def setup(app):
+    app.add_config_value("book_languages", {"en": "English"}, "html")
+    app.add_transform(KeepOutOfMessages)
+    app.add_transform(CheckTranslatedMarkup)
+    app.connect("config-inited", _configure)
+    app.connect("env-updated", _translate_title)
+    app.connect("html-page-context", _page_context)
+    app.add_css_file("language-switch.css")
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
