@@ -72,13 +72,15 @@ clean:
 	rm -rf _build
 	find locales -name '*.mo' -delete
 
-# Open every page of the built book in headless Chromium (Debian: chromium, chromium-driver):
+# Open every page of the built book, both editions, in headless Chromium (Debian: chromium, chromium-driver):
 # pages load, images have a size, no console errors, no failed or non-local request, math typeset,
-# no code line clipped at 1280 px, no link to a host outside the allow-list; screenshots go to artifacts/.
+# no code line clipped at 1280 px, no link to a host outside the allow-list, each page's language switch
+# leads to the same page in the other language; screenshots go to artifacts/ (Chinese pages need a CJK
+# font: Debian fonts-noto-cjk).
 check-browser: book
 	$(BIN)/python tools/browser_check.py --html _build/html --out artifacts
 
-# Open every notebook in JupyterLab (started on 127.0.0.1) in headless Chromium: no raw MyST markup
-# in the rendered markdown; screenshots go to artifacts/jupyterlab/.
+# Open every notebook, English and Chinese (notebooks/zh_CN/), in JupyterLab (started on 127.0.0.1) in
+# headless Chromium: no raw MyST markup in the rendered markdown; screenshots go to artifacts/jupyterlab/.
 check-jupyter: $(STAMP)
 	$(BIN)/python tools/jupyterlab_check.py --out artifacts/jupyterlab

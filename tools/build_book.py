@@ -36,7 +36,8 @@ def translated_languages() -> list[str]:
     return list(config.get("sphinx", {}).get("config", {}).get("book_languages", {}))[1:]
 
 
-def sphinx_build(builder: str, language: str, output: Path, doctrees: Path, strict: bool = True):
+def sphinx_build(builder: str, language: str, output: Path, doctrees: Path, strict: bool = True,
+                 quiet: bool = False):
     """Run Sphinx as ``jupyter-book build . --nitpick [--warningiserror --keep-going]`` does, plus
     ``language``, with ``builder`` (html or gettext) into ``output``; exits on a failed build."""
     import click
@@ -54,7 +55,7 @@ def sphinx_build(builder: str, language: str, output: Path, doctrees: Path, stri
     overrides["language"] = language
     result = build_sphinx(source, output, use_external_toc=True, noconfig=True, path_config=str(path_config),
                           confoverrides=overrides, builder=builder, doctreedir=doctrees,
-                          warningiserror=strict, keep_going=strict)
+                          warningiserror=strict, keep_going=strict, quiet=quiet)
     builder_specific_actions(result, builder, output, "book", None, click.echo)  # exits on failure
 
 

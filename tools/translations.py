@@ -57,16 +57,23 @@ sys.path.insert(0, str(ROOT / "tools"))
 # -- Messages of a markdown text, as Sphinx (MyST) extracts them -----------------------------------------
 
 def markdown_parser():
-    """The markdown-it parser MyST uses for the book's notebooks, with the book's extensions."""
-    import yaml
+    """The markdown-it parser MyST uses for the book's notebooks: the myst_* settings of the book's
+    Sphinx configuration (_config.yml, as Jupyter Book turns it into Sphinx's)."""
+    import dataclasses
+
+    from jupyter_book.config import get_final_config
     from markdown_it.renderer import RendererHTML
     from myst_parser.config.main import MdParserConfig
     from myst_parser.parsers.mdit import create_md_parser
 
-    parse = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")).get("parse", {})
-    config = MdParserConfig(enable_extensions=set(parse.get("myst_enable_extensions", [])),
-                            dmath_double_inline=parse.get("myst_dmath_double_inline", True))
-    return create_md_parser(config, RendererHTML)
+    sphinx_config, _ = get_final_config(user_yaml=ROOT / "_config.yml", cli_config={"latex_individualpages": False},
+                                        sourcedir=ROOT)
+    fields = {f.name for f in dataclasses.fields(MdParserConfig)}
+    settings = {k[len("myst_"):]: v for k, v in sphinx_config.items()
+                if k.startswith("myst_") and k[len("myst_"):] in fields}
+    if "enable_extensions" in settings:
+        settings["enable_extensions"] = set(settings["enable_extensions"])
+    return create_md_parser(MdParserConfig(**settings), RendererHTML)
 
 
 def message_id(content: str) -> str:
@@ -325,7 +332,7 @@ def extract() -> float:
     if POT_DIR.exists():
         shutil.rmtree(POT_DIR)  # no .pot of a page that is gone
     # Its own doctrees: the gettext builder's environment is incompatible with the HTML build's.
-    sphinx_build("gettext", "en", POT_DIR, ROOT / "_build" / ".doctrees-gettext", strict=True)
+    sphinx_build("gettext", "en", POT_DIR, ROOT / "_build" / ".doctrees-gettext", strict=True, quiet=True)
     return time.monotonic() - start
 
 

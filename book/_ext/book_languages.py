@@ -16,7 +16,15 @@ This extension
   messages: a formula is the same in every language, and an output is what the code printed, so
   it must not be translated (it is identical in both editions);
 - gives the translated edition the translated book title: the title of the root page (the book's
-  title, ``book/intro``'s heading) as its catalog translates it.
+  title, ``book/intro``'s heading) as its catalog translates it;
+- translates the labels that the themes and extensions leave English in a language (their catalogs
+  lack it, or sphinx-togglebutton's folder name ``zh-cn`` is not found): they are listed in
+  ``templates/ui-labels.html``, so the gettext builder extracts them into ``sphinx.po``, and the
+  translations from there are used by Sphinx and pydata-sphinx-theme (same catalog domain), put in
+  front of sphinx-book-theme's own catalog, and set as Jupyter Book's search text and
+  sphinx-togglebutton's hints;
+- warns (an error in the book's builds) when a translated message's Markdown did not parse, so that
+  ``**``, backticks or ``](`` would show as text.
 
 ``tools/browser_check.py`` follows every page's switch and checks that it lands on the same page in
 the other language.
@@ -108,6 +116,47 @@ def _page_context(app, pagename, templatename, context, doctree):
     context["metatags"] = context.get("metatags", "") + alternates
 
 
+def translated(config) -> bool:
+    return site_prefix(config, current_language(config)) != ""
+
+
+def _labels(app, config):
+    """Jupyter Book's search text and sphinx-togglebutton's hints, from the ``sphinx`` catalog (before
+    sphinx-togglebutton writes its hints into the pages' scripts at config-inited)."""
+    if not translated(config):
+        return
+    from sphinx.locale import _
+
+    options = dict(config.html_theme_options)
+    if options.get("search_bar_text") == "Search this book...":
+        options["search_bar_text"] = str(_("Search this book..."))
+        config.html_theme_options = options
+    for name, english in (("togglebutton_hint", "Click to show"), ("togglebutton_hint_hide", "Click to hide")):
+        if getattr(config, name, None) == english:
+            setattr(config, name, str(_(english)))
+
+
+def _front_catalog(app):
+    """Our ``sphinx`` catalog in front of sphinx-book-theme's (``booktheme``): its labels that the
+    theme translates wrongly or not at all for this language come from ``sphinx.po``."""
+    if not translated(app.config):
+        return
+    import gettext
+
+    from sphinx import locale
+
+    for folder in app.config.locale_dirs:
+        mo = Path(app.srcdir) / folder / app.config.language / "LC_MESSAGES" / "sphinx.mo"
+        if not mo.is_file():
+            continue
+        with mo.open("rb") as f:
+            ours = gettext.GNUTranslations(f)  # not gettext.translation(): its cache is shared
+        theirs = locale.translators.get(("general", "booktheme"))
+        if theirs is not None:
+            ours.add_fallback(theirs)
+        locale.translators[("general", "booktheme")] = ours
+
+
 def _configure(app, config):
     config.templates_path = [*config.templates_path, str(TEMPLATES)]
     config.html_static_path = [*config.html_static_path, str(STATIC)]
@@ -120,7 +169,7 @@ def _configure(app, config):
 
 def _translate_title(app, env):
     """The translated edition's title: the root page's title as the root page's catalog has it."""
-    if site_prefix(app.config, current_language(app.config)) == "":
+    if not translated(app.config):
         return
     from sphinx.locale import init as init_locale
     from sphinx.util.i18n import docname_to_domain
@@ -140,6 +189,8 @@ def setup(app):
     app.add_transform(KeepOutOfMessages)
     app.add_transform(CheckTranslatedMarkup)
     app.connect("config-inited", _configure)
+    app.connect("config-inited", _labels, priority=400)  # before sphinx-togglebutton's (500)
+    app.connect("builder-inited", _front_catalog)
     app.connect("env-updated", _translate_title)
     app.connect("html-page-context", _page_context)
     app.add_css_file("language-switch.css")
