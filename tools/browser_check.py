@@ -21,9 +21,11 @@ For each HTML page of _build/html (served over http on 127.0.0.1, in a window 12
   link back to the page it came from. A translated edition also needs a CJK font on the machine
   (Debian: fonts-noto-cjk), or its screenshots would show boxes instead of characters.
 
-It also prints how many characters of code fit on one line of a code cell at this width (the limit
-that tests/test_notebook_style.py enforces on the notebooks' sources). Screenshots of the title page
-and one chapter of each edition go to artifacts/ (not committed). Exit status 1 on any problem.
+Each edition's search page must find a word of its language (SEARCH_PROBES; Chinese words are in
+the index only when jieba is installed). It also prints how many characters of code fit on one line
+of a code cell at this width (the limit that tests/test_notebook_style.py enforces on the notebooks'
+sources). Screenshots of the title page, one chapter and the search of each edition go to artifacts/
+(not committed). Exit status 1 on any problem.
 
 Needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver) and selenium.
 Usage: python tools/browser_check.py [--html _build/html] [--out artifacts] [--width 1280]
@@ -40,7 +42,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = {"book/intro.html": "title-page.png", "notebooks/lime.html": "lime-chapter.png",
@@ -138,6 +140,24 @@ return nav ? Array.from(nav.querySelectorAll('a.language-switch-link'))
 """
 
 
+# A word each edition's search must find (Sphinx's search index; Chinese words need jieba at build time).
+SEARCH_PROBES = {"en": "superpixels", "zh_CN": "超像素"}
+
+SEARCH_RESULTS = r"""
+const done = arguments[arguments.length - 1];
+const start = Date.now();
+(function poll() {
+  const items = document.querySelectorAll('#search-results ul.search li');
+  const summary = document.querySelector('#search-results p.search-summary');
+  if ((summary && summary.textContent.trim()) || Date.now() - start > 20000) {
+    done({results: items.length, summary: summary ? summary.textContent.trim() : null});
+  } else {
+    setTimeout(poll, 100);
+  }
+})();
+"""
+
+
 def editions() -> list[str]:
     """The book's languages, the first at the root of the site (``book_languages`` in _config.yml)."""
     import yaml
@@ -208,9 +228,10 @@ def follow_switch(driver, base: str, page: str, languages: list[str]) -> list[st
             problems.append(f"switch to {language}: not the same page ({skeleton} here, {there} there)")
         if back != [base + page]:
             problems.append(f"switch to {language}: its switch does not lead back here ({back})")
-        driver.get(base + page)  # back, for the next link
-        network_problems(driver, base)
-        driver.get_log("browser")
+        if i + 1 < len(links):  # back, for the next language's link
+            driver.get(base + page)
+            network_problems(driver, base)
+            driver.get_log("browser")
     return problems
 
 
@@ -300,7 +321,8 @@ def main() -> int:
     driver.get("about:blank")
     network_problems(driver, base)  # drop the browser's own start-up requests: only pages' count
     driver.get_log("browser")
-    problems, columns = 0, {}
+    problems, columns, follow_seconds = 0, {}, 0.0
+    start = time.monotonic()
     allowed = link_allow_list()
     try:
         for page in pages:
@@ -323,7 +345,9 @@ def main() -> int:
             errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             if page in SCREENSHOTS:  # before following the switch, which leaves and reloads the page
                 driver.save_screenshot(str(out / SCREENSHOTS[page]))
+            follow_start = time.monotonic()
             switch = follow_switch(driver, base, page, languages)
+            follow_seconds += time.monotonic() - follow_start
             ok = state == "complete" and title and not broken and not errors and not requests \
                 and not math_bad and not clipped and not foreign and not switch
             problems += not ok
@@ -350,6 +374,17 @@ def main() -> int:
                 tags = f" {' '.join(c['tags'])}" if c["tags"] else ""
                 print(f"    clipped: {where}{tags}, {c['overflow']} px too wide, "
                       f"longest line {c['chars']} chars: {c['line']}")
+        for language in languages:  # each edition's search finds a word of its language
+            word = SEARCH_PROBES.get(language)
+            if not word:
+                continue
+            prefix = "" if language == languages[0] else f"{language}/"
+            driver.get(f"{base}{prefix}search.html?q={quote(word)}")
+            found = driver.execute_async_script(SEARCH_RESULTS)
+            ok = found["results"] > 0
+            problems += not ok
+            print(f"{'ok ' if ok else 'BAD'} {prefix}search.html?q={word}: {found['results']} pages found")
+            driver.save_screenshot(str(out / f"{language}-search.png"))
     finally:
         driver.quit()
         server.shutdown()
@@ -366,6 +401,8 @@ def main() -> int:
     by_language = {lang: sum(edition_of(p, languages)[0] == lang for p in pages) for lang in languages}
     print(f"{len(pages)} pages checked ({', '.join(f'{n} {lang}' for lang, n in by_language.items())}), "
           f"each page's language switch followed, {problems} with problems; screenshots in {out}/")
+    print(f"{time.monotonic() - start:.0f} s in the browser, {follow_seconds:.0f} s of them following the "
+          f"language switches")
     return 1 if problems else 0
 
 

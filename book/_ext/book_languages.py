@@ -23,6 +23,9 @@ This extension
   translations from there are used by Sphinx and pydata-sphinx-theme (same catalog domain), put in
   front of sphinx-book-theme's own catalog, and set as Jupyter Book's search text and
   sphinx-togglebutton's hints;
+- makes search work in Chinese: a query is split into the words of the search index
+  (``static/cjk-search.js``; the index's Chinese words come from jieba, which Sphinx uses when it is
+  installed, requirements.txt);
 - warns (an error in the book's builds) when a translated message's Markdown did not parse, so that
   ``**``, backticks or ``](`` would show as text.
 
@@ -165,6 +168,8 @@ def _configure(app, config):
     if "language-switch.html" not in end:
         options["article_header_end"] = ["language-switch.html", *end]
     config.html_theme_options = options
+    if current_language(config).startswith(("zh", "ja")):
+        app.add_js_file("cjk-search.js", priority=200)
 
 
 def _translate_title(app, env):
