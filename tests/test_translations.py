@@ -45,7 +45,7 @@ def canonical(obj) -> str:
 
 
 def test_there_are_translations():
-    assert LANGUAGES == ["zh_CN"]
+    assert "zh_CN" in LANGUAGES
     assert ENGLISH
 
 
