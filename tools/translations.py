@@ -14,7 +14,8 @@ Commands (from the repository's root; the Makefile's targets run them):
 ``update``     (``make translations``) extract the messages afresh (``_build/gettext/*.pot``), merge them into
                the .po files with ``sphinx-intl update`` (a new message is untranslated; a changed one is
                fuzzy, with the old translation kept as a suggestion; a removed one is kept as obsolete,
-               ``#~``), then write the translated notebooks (``notebooks``).
+               ``#~``, if it was translated, and dropped if not), then write the translated notebooks
+               (``notebooks``).
 ``notebooks``  write ``notebooks/<language>/<name>.ipynb`` for every chapter: the English notebook with each
                markdown cell translated message by message from ``<name>.po`` (untranslated and fuzzy
                messages stay English); code cells, outputs, check cells, ids and metadata are copied as they
@@ -331,8 +332,10 @@ def extract() -> float:
     start = time.monotonic()
     if POT_DIR.exists():
         shutil.rmtree(POT_DIR)  # no .pot of a page that is gone
-    # Its own doctrees: the gettext builder's environment is incompatible with the HTML build's.
-    sphinx_build("gettext", "en", POT_DIR, ROOT / "_build" / ".doctrees-gettext", strict=True, quiet=True)
+    # Its own doctrees: the gettext builder's environment is incompatible with the HTML build's. Not
+    # strict: a warning about the English text (a broken reference) is make book's to report; the
+    # messages are extracted all the same.
+    sphinx_build("gettext", "en", POT_DIR, ROOT / "_build" / ".doctrees-gettext", strict=False, quiet=True)
     return time.monotonic() - start
 
 
@@ -349,10 +352,27 @@ def update(languages: list[str]) -> int:
     subprocess.run(cmd, check=True, cwd=ROOT)
     status = 0
     for language in languages:
+        prune_obsolete(language)
         for domain in stale_catalogs(language):
             print(f"warning: {po_path(domain, language).relative_to(ROOT)} belongs to no page any more; delete it")
         status |= write_notebooks(language)
     return status
+
+
+def prune_obsolete(language: str) -> None:
+    """Drop the obsolete entries (``#~``, messages the English text no longer has) that were never
+    translated; obsolete translations stay, as material for the messages that replaced them."""
+    from babel.messages.pofile import write_po
+
+    for path in sorted((LOCALES / language / "LC_MESSAGES").rglob("*.po")):
+        catalog = read_catalog(path)
+        empty = [key for key, message in catalog.obsolete.items() if not message.string]
+        if empty:
+            for key in empty:
+                del catalog.obsolete[key]
+            with path.open("wb") as f:
+                write_po(f, catalog, width=76)  # as sphinx-intl writes them
+            print(f"{path.relative_to(ROOT)}: dropped {len(empty)} obsolete untranslated messages")
 
 
 def stale_catalogs(language: str) -> list[str]:
