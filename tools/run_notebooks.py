@@ -16,12 +16,33 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# TensorFlow's C++ start-up lines (absl's pre-init warning, "I0000 ..." notices with a time and a
+# process id). A kernel started here writes them into the first cell that imports TensorFlow; the
+# kernels nbval starts do not, so they are dropped from what --inplace writes. Nothing else is.
+TF_STARTUP = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\).*|[IWE]\d{4} .*|\s*)$")
+
+
+def drop_tf_startup_lines(nb) -> int:
+    """Remove stderr outputs made only of TensorFlow's C++ start-up lines; return how many."""
+    dropped = 0
+    for cell in nb.cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and out.get("name") == "stderr"
+                    and all(TF_STARTUP.match(line) for line in out["text"].splitlines())):
+                dropped += 1
+                continue
+            kept.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+    return dropped
 
 
 def main(argv=None) -> int:
@@ -74,6 +95,7 @@ def main(argv=None) -> int:
                 status = "FAILED: " + (first[-1] if first else type(exc).__name__)
                 failed.append(path.name)
             seconds = time.perf_counter() - start
+            drop_tf_startup_lines(nb)
             total += seconds
             nbformat.write(nb, path if args.inplace and status == "ok" else Path(out) / path.name)
             print(f"{path.name:28s} {seconds:7.1f} s  {status}", flush=True)
