@@ -258,8 +258,8 @@ def cmd_explain(args) -> int:
             source = result.image
             image = loaded[source].pop(0)
             if outdir is not None:
-                stem = f"{stem(source)}.{args.method}"
-                paths = (outdir / f"{stem}.png", outdir / f"{stem}.npy")
+                base = f"{stem(source)}.{args.method}"
+                paths = (outdir / f"{base}.png", outdir / f"{base}.npy")
             else:
                 paths = (out, map_out)
             written = write_outputs(result, image, *paths)
