@@ -83,7 +83,7 @@ def make_baseline(x, baseline="black", model=None, preprocess: Callable | None =
                 raise ValueError(f"blur_sigma must be positive, got {blur_sigma}")
             sig = (blur_sigma, blur_sigma, 0) if arr.ndim == 3 else (0,) + (blur_sigma,) * (arr.ndim - 2) + (0,)
             return gaussian_filter(arr, sigma=sig, mode="nearest").astype(arr.dtype)
-        raise ValueError(f"baseline must be 'black', 'blurred', a number or an array, got {baseline!r}")
+        raise ValueError(f"baseline must be 'black', 'blurred' or an array (or a number), got {baseline!r}")
     b = np.asarray(baseline, dtype=arr.dtype)
     try:
         return np.broadcast_to(b, arr.shape).copy()
