@@ -10,6 +10,9 @@ import os
 NOTEBOOK_ENV = {
     # TensorFlow's C++ start-up notices and Weights & Biases' run ids and paths are not results.
     "TF_CPP_MIN_LOG_LEVEL": "3",
+    # oneDNN on, as TensorFlow's default: set explicitly, TensorFlow does not print its notice that
+    # oneDNN is on (which TF_CPP_MIN_LOG_LEVEL does not silence) into the first cell that imports it.
+    "TF_ENABLE_ONEDNN_OPTS": "1",
     "WANDB_SILENT": "true",
 }
 

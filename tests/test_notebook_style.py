@@ -68,7 +68,7 @@ from jupyterlab_check import MARKUP  # noqa: E402  (the patterns the JupyterLab 
 RAW = re.compile(MARKUP, re.M)
 
 PLUMBING = re.compile(r"nbval|XAI_WEIGHTS|XAI_QUICK|oneDNN|ONEDNN|TF_CPP|TF_ENABLE|os\.environ")
-CHECK_CALL = re.compile(r"^\s*check\(", re.M)
+CHECK_CALL = re.compile(r"\bcheck\(")
 
 
 def cells(path: Path) -> list[dict]:

@@ -48,7 +48,7 @@ def setting() -> str:
     return "dog_breeds"
 
 
-def check(condition, claim: str, *, model: str | None = None) -> bool:
+def check(condition, claim: str, *, model: str | None = None) -> None:
     """Assert that a sentence of the book still holds.
 
     Args:
@@ -57,7 +57,7 @@ def check(condition, claim: str, *, model: str | None = None) -> bool:
         model: ``None`` if the claim holds for any network; ``"dog_breeds"`` or ``"imagenet"`` if it
             is about that network's results, and is checked only when the book runs on it.
     Returns:
-        True if the claim was checked (and holds), False if it was skipped for another network.
+        None, so that a check on a cell's last line shows nothing under the cell.
     Raises:
         ClaimError: the claim does not hold.
         ValueError: ``model`` is not one of the book's networks.
@@ -66,10 +66,9 @@ def check(condition, claim: str, *, model: str | None = None) -> bool:
         raise ValueError(f"model must be None, 'dog_breeds' or 'imagenet', got {model!r}")
     if model is not None and setting() != model:
         print(f"not checked here (a claim about {model}; this run: {setting()}): {claim}")
-        return False
+        return
     if not bool(condition):
         raise ClaimError(f"the book says: {claim!r}, but this run's outputs do not show it")
-    return True
 
 
 def sized(full, *, quick):
