@@ -72,7 +72,7 @@ def main(argv=None) -> None:
     perturbation.occlusion(model, x, classes, size=80, stride=80)
     perturbation.rise(model, x, classes, masks=65)
 
-    feature_maps = cams._features(explainers["eigencam"], x, 64)[0]
+    feature_maps = explainers["eigencam"].features(x, 64)[0]
     run = [int((a.reshape(-1, a.shape[-1]).max(axis=0) > 0).sum()) for a in feature_maps]
     print(f"default model {model.name}, layer {layer} {feature_maps.shape[1:]}, images {', '.join(IMAGES)}; "
           f"Score-CAM runs {' and '.join(map(str, run))} of {feature_maps.shape[-1]} channels (the rest are all zero)")

@@ -25,7 +25,7 @@ def test_explain_lime_writes_heatmap_and_overlay(tmp_path, capsys):
     args = ["explain", "cat-and-dog.jpg", "--method", "lime", "--samples", "40", "--class", "Labrador_retriever"]
     assert cli.main(args + ["--heatmap-out", str(hm), "--out", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "Labrador_retriever (class 7" in out and f"heatmap -> {hm}" in out and f"overlay -> {png}" in out
+    assert "Labrador_retriever (class 7" in out and f"map -> {hm}" in out and f"overlay -> {png}" in out
     heatmap = np.load(hm)
     assert heatmap.shape == (523, 500) and heatmap.dtype == np.float32  # the image's own H x W
     assert heatmap.min() >= 0 and heatmap.max() == pytest.approx(1.0)
@@ -208,7 +208,7 @@ def test_heatmap_out_without_npy_writes_and_prints_the_real_path(tmp_path, capsy
     monkeypatch.chdir(tmp_path)
     assert cli.main(["explain", "cat_dog.jpg", "--method", "cam", "--heatmap-out", "map"]) == 0
     out = capsys.readouterr().out
-    assert f"heatmap -> {tmp_path / 'map.npy'}" in out
+    assert f"map -> {tmp_path / 'map.npy'}" in out
     assert sorted(os.listdir(tmp_path)) == ["map.npy"] and np.load("map.npy").shape == (480, 640)
 
 
@@ -233,3 +233,44 @@ def test_outdir_refuses_two_images_with_the_same_stem(tmp_path, capsys):
     argv = ["explain", str(tmp_path / "a"), str(tmp_path / "b"), "--outdir", str(tmp_path / "out")]
     assert cli.main(argv) == 2
     assert "would both write x.gradcam" in capsys.readouterr().err
+
+
+def _run_cli(*args):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return subprocess.run([sys.executable, "-m", "xaitools", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_a_normal_run_shows_no_tensorflow_start_up_notices_and_verbose_does():
+    quiet = _run_cli("predict", "cat_dog.jpg", "--top", "1")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "oneDNN" not in quiet.stderr and "absl" not in quiet.stderr, quiet.stderr
+    loud = _run_cli("predict", "cat_dog.jpg", "--top", "1", "--verbose")
+    assert loud.returncode == 0 and loud.stdout == quiet.stdout
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["explain", "cat_dog.jpg", "--method", "smoothgrad", "--noise", "nan"], "--noise"),
+    (["explain", "cat_dog.jpg", "--method", "smoothgrad", "--noise", "inf"], "--noise"),
+    (["explain", "cat_dog.jpg", "--method", "lime", "--samples", "0"], "--samples"),
+    (["explain", "cat_dog.jpg", "--method", "rise", "--baseline-value", "nan"], "--baseline-value"),
+    (["predict", "cat_dog.jpg", "--top", "0"], "--top"),
+])
+def test_bad_numbers_are_refused_naming_the_flag(args, flag, capsys):
+    from xaitools import cli
+
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert flag in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bool_options_are_flag_and_no_flag():
+    from xaitools import cli
+
+    parser = cli._parser()
+    assert parser.parse_args(["explain", "x", "--normalize-alphas"]).opt_normalize_alphas is True
+    assert parser.parse_args(["explain", "x", "--no-normalize-alphas"]).opt_normalize_alphas is False

@@ -59,7 +59,8 @@ def test_a_model_that_looks_at_one_superpixel_is_explained_by_it():
     seg = grid_segments()
     img = np.random.RandomState(3).uniform(0.5, 1.0, size=(24, 24, 3))
     for k in (0, 4, 8):
-        exp = lime.explain(img, OneSuperpixelModel(seg, k), classes=1, superpixels=seg, random_state=222)
+        # a predict function in the text's space: the text's hide colour 0 (the default 0.5 is for [0, 1] images)
+        exp = lime.explain(img, OneSuperpixelModel(seg, k), classes=1, superpixels=seg, hide_color=0.0, seed=222)
         assert exp.top_features(1)[0] == k
         others = np.delete(exp.coeff, k)
         assert exp.coeff[k] > 0.4 and np.abs(others).max() < 1e-6  # linear model: exact fit

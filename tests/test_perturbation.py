@@ -214,8 +214,10 @@ def test_rise_bad_arguments(x8):
     model, _, _ = linear_model()
     with pytest.raises(ValueError, match=r"p \(the probability"):
         perturbation.rise(model, x8, 0, masks=10, p=0)
-    with pytest.raises(ValueError, match="masks must be"):
+    with pytest.raises(ValueError, match="samples must be"):  # the count of masks is `samples` (old name: masks)
         perturbation.rise(model, x8, 0, masks=0)
+    with pytest.raises(ValueError, match="samples must be"):
+        perturbation.rise(model, x8, 0, samples=0)
 
 
 def test_normalize():

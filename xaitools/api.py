@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from xaitools import methods
+from xaitools.core.checks import as_image_list, check_images
 
 
 @dataclass
@@ -59,15 +60,16 @@ class Result:
 
 
 # -- inputs --------------------------------------------------------------------------------------
-def as_classifier(model, preprocess=None, class_names=None):
+def as_classifier(model, preprocess=None, class_names=None, input_size=None):
     """An ImageClassifier as is; anything else through :func:`xaitools.models.load_model`."""
     from xaitools import models
 
     if isinstance(model, models.ImageClassifier):
-        if preprocess is not None or class_names is not None:
-            raise ValueError("preprocess and class_names are for a keras.Model or a path; this ImageClassifier has its own")
+        if preprocess is not None or class_names is not None or input_size is not None:
+            raise ValueError("preprocess, class_names and input_size are for a keras.Model or a path; "
+                             "this ImageClassifier has its own")
         return model
-    return models.load_model(model, preprocess=preprocess, class_names=class_names)
+    return models.load_model(model, preprocess=preprocess, class_names=class_names, input_size=input_size)
 
 
 def image_sources(images) -> list:
@@ -78,7 +80,7 @@ def image_sources(images) -> list:
     if isinstance(images, (str, os.PathLike)):
         return [os.fspath(images)]
     if isinstance(images, np.ndarray):
-        return methods.as_image_list(images)
+        return as_image_list(images)
     items = [os.fspath(im) if isinstance(im, (str, os.PathLike)) else np.asarray(im) for im in images]
     if not items:
         raise ValueError("no images to explain")
@@ -89,7 +91,6 @@ def load_images(items, reader: Callable[[str], np.ndarray] | None = None) -> lis
     """Paths/names are read with ``reader`` (default :func:`xaitools.data.load_image`); arrays are
     checked: RGB floats in [0, 1]."""
     from xaitools import data
-    from xaitools.models import check_images
 
     reader = reader or data.load_image
     return [check_images(reader(it) if isinstance(it, str) else it, "image")[0] for it in items]
@@ -110,7 +111,7 @@ def resolve_classes(model, classes, n: int) -> np.ndarray | None:
 def check_layer(model, layer: str) -> str:
     """``layer`` if it is a layer with 4-D feature maps of the model (nested sub-models searched), else
     a ValueError that names the model by its name (file stem or built-in name) and lists candidates."""
-    from xaitools.cam import conv_layer_names
+    from xaitools.core.graph import conv_layer_names
 
     names = methods.cached(model, "conv_layer_names", lambda: conv_layer_names(model.model))
     if layer not in names:
@@ -136,7 +137,7 @@ def iter_explain(
 ) -> Iterator[Result]:
     """:func:`explain`, yielding each image's :class:`Result` as soon as its batch is done."""
     spec = methods.get(method)
-    opts = spec.check_options(options)
+    opts = spec.check_options(options)  # the one check of the options
     if layer is not None and not spec.layer:
         raise ValueError(f"{method} attributes the input pixels and takes no layer")
     if int(batch_size) < 1:
@@ -144,14 +145,14 @@ def iter_explain(
     items = image_sources(images)
     clf = as_classifier(model, preprocess, class_names)
     wanted = resolve_classes(clf, classes, len(items))
-    used_layer = check_layer(clf, layer if layer is not None else methods.default_layer(clf)) if spec.layer else None
+    used_layer = check_layer(clf, layer if layer is not None else methods.model_layer(clf)) if spec.layer else None
     for start in range(0, len(items), int(batch_size)):
         chunk = items[start : start + int(batch_size)]
         batch = load_images(chunk, reader)
         t0 = time.perf_counter()
         probs = clf.predict_resized(methods.resize_all(clf, batch))
         cls = np.argmax(probs, axis=1) if wanted is None else wanted[start : start + len(chunk)]
-        maps = spec(clf, batch, cls, used_layer, **opts)
+        maps = spec.maps(clf, batch, cls, used_layer, opts)
         seconds = (time.perf_counter() - t0) / len(chunk)
         names = _class_names(clf)
         for i, (item, m, c) in enumerate(zip(chunk, maps, cls)):
@@ -199,7 +200,7 @@ def explain(
             ``saliency``, ``smoothgrad``, ``ig``, ...).
         classes: None (each image's top class), an int or class name (every image), or one per image.
         layer: the conv layer for CAM-family methods, also one inside a nested sub-model; default
-            the classifier's ``last_conv_layer`` or :func:`xaitools.models.find_target_layer`.
+            the classifier's ``layer`` or :func:`xaitools.models.find_layer`.
         preprocess: the input scaling, a name in ``xaitools.models.PREPROCESSING`` or a callable on
             [0, 255] RGB tensors; required for a keras.Model or a path.
         class_names: the class names (a list or a text file, one per line) for a keras.Model or a path.

@@ -1,6 +1,6 @@
-"""The CAM family beyond Grad-CAM, each a small subclass of the CAM core (:class:`~xaitools.cam.BaseCAM`).
+"""The CAM family beyond Grad-CAM, each a small subclass of the CAM core (:class:`~xaitools.core.cam.BaseCAM`).
 
-Every map is ``ReLU(sum_k w_k A^k)`` divided by its maximum, with ``A`` (N, h, w, K) the feature maps
+Every map is ``ReLU(sum_k w_k A^k)`` divided by its maximum (the CAM core, :mod:`xaitools.core.cam`), with ``A`` (N, h, w, K) the feature maps
 of ``layer``; the methods differ only in the weights ``w`` (:meth:`get_cam_weights`):
 
 - :class:`GradCAMPlusPlus` (Chattopadhyay et al. 2018): per channel, the positive gradients weighted by
@@ -21,26 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaitools.cam import BaseCAM
-from xaitools.gradcam import GradCAM
+from xaitools.core.cam import BaseCAM, GradientCAM
+from xaitools.core.scores import check_output, score_function
 
 
-def _features_fn(cam: BaseCAM):
-    """A compiled ``x -> (A, predictions)`` for a CAM object's ``cammodel``, as NumPy (built once)."""
-    if getattr(cam, "_features", None) is None:
-        import tensorflow as tf
-
-        compiled = tf.function(lambda x: cam.cammodel(x, training=False), reduce_retracing=True)
-        cam._features = lambda x: tuple(np.asarray(t) for t in compiled(tf.convert_to_tensor(x, tf.float32)))
-    return cam._features
-
-
-def _features(cam: BaseCAM, x, batch_size: int):
-    parts = [_features_fn(cam)(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    return tuple(np.concatenate([p[j] for p in parts]) for j in range(2))
-
-
-class GradCAMPlusPlus(GradCAM):
+class GradCAMPlusPlus(GradientCAM):
     """Grad-CAM++: ``w_k = sum_ij alpha^k_ij ReLU(g^k_ij)`` with ``g = dS/dA`` (S: the class logit) and
 
     ``alpha^k_ij = g_ij^2 / (2 g_ij^2 + sum_ab A^k_ab g_ij^3)`` (0 where ``g_ij = 0``),
@@ -78,7 +63,7 @@ class GradCAMPlusPlus(GradCAM):
         return weights.astype(np.float32), feature_maps, predictions
 
 
-class LayerCAM(GradCAM):
+class LayerCAM(GradientCAM):
     """Layer-CAM: ``map_ij = ReLU(sum_k ReLU(g^k_ij) A^k_ij)``, ``g = dS/dA`` (S: the class logit).
 
     Each position keeps its own positive gradient (no spatial pooling), so the map stays faithful on
@@ -119,10 +104,7 @@ class ScoreCAM(BaseCAM):
 
     def __init__(self, model, layer: str, max_channels: int | None = None, output: str = "probability",
                  batch_size: int = 64):
-        from xaitools.saliency import OUTPUTS, score_function
-
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        check_output(output)
         if max_channels is not None and (isinstance(max_channels, bool) or int(max_channels) != max_channels
                                          or max_channels < 0):
             raise ValueError(f"max_channels must be a positive int, or None/0 for all channels; got {max_channels!r}")
@@ -132,7 +114,7 @@ class ScoreCAM(BaseCAM):
         self.max_channels = int(max_channels) if max_channels else None
         self.output, self.batch_size = output, int(batch_size)
         self.score = score_function(self.model, output)
-        self._masked, self._features = None, None
+        self._masked = None
 
     def _masked_graph(self, x1, a, c):
         """x1 (1, H, W, C), a (1, h, w, b) non-constant channels, c class -> f_c(x1 * M^k), shape (b,)."""
@@ -159,9 +141,7 @@ class ScoreCAM(BaseCAM):
         if self._masked is None:  # one trace for any image size and number of channels
             spec = tf.TensorSpec([1, None, None, None], tf.float32)
             self._masked = tf.function(self._masked_graph, input_signature=[spec, spec, tf.TensorSpec([], tf.int64)])
-        from xaitools.perturbation import _forward
-
-        feature_maps, predictions = _features(self, images, self.batch_size)
+        feature_maps, predictions = self.features(images, self.batch_size)
         weights = np.zeros((len(feature_maps), feature_maps.shape[-1]), np.float32)
         for n, (x1, a, c) in enumerate(zip(images, feature_maps, classes)):
             chosen = self.channels(a)
@@ -169,7 +149,7 @@ class ScoreCAM(BaseCAM):
             varying = chosen[flat.max(axis=0) > flat.min(axis=0)]
             constant = chosen[(flat.max(axis=0) == flat.min(axis=0)) & (flat.max(axis=0) != 0)]
             if len(constant):  # the mask is 0 everywhere: the score of x * 0
-                weights[n, constant] = _forward(self.score)(np.zeros_like(x1[None]))[0, c]
+                weights[n, constant] = self.score.forward(np.zeros_like(x1[None]))[0, c]
             xt, ct = tf.constant(x1[None]), tf.constant(int(c), tf.int64)
             for i in range(0, len(varying), self.batch_size):
                 k = varying[i : i + self.batch_size]
@@ -194,7 +174,7 @@ class EigenCAM(BaseCAM):
 
     def __init__(self, model, layer: str, batch_size: int = 64):
         super().__init__(getattr(model, "model", model), layer)
-        self.batch_size, self._features = int(batch_size), None
+        self.batch_size = int(batch_size)
 
     def class_indices(self, classes, n: int) -> np.ndarray:
         """``classes`` is ignored (None allowed); checked only when given."""
@@ -206,7 +186,7 @@ class EigenCAM(BaseCAM):
 
     def get_cam_weights(self, images, classes):
         """-> (weights (N, K) = the signed first principal direction, feature maps, predictions)."""
-        feature_maps, predictions = _features(self, images, self.batch_size)
+        feature_maps, predictions = self.features(images, self.batch_size)
         n, h, w, k = feature_maps.shape
         flat = feature_maps.reshape(n, h * w, k).astype(np.float64)
         # v_1 from the smaller Gram matrix (LAPACK's SVD of a wide 25 x 1280 matrix is ~100x slower)

