@@ -100,6 +100,12 @@ def impute(image, keep, noise=0.0, rng=None) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def _clipped(image, keep, noise, rng) -> np.ndarray:
+    # xaitools' classifiers take [0, 1] images: the noise is clipped at the range's ends (a deviation
+    # from pytorch-grad-cam, which does not clip; it only touches imputed pixels near 0 or 1)
+    return np.clip(impute(image, keep, noise, rng), 0.0, 1.0)
+
+
 def keep_mask(heatmap, percentile: float, order: str = "morf") -> np.ndarray:
     """pytorch-grad-cam's binary mask: True = kept. ``morf``: keep ``map < percentile(map, p)``;
     ``lerf``: the same on ``1 - map`` (the map is expected in [0, 1])."""
@@ -149,7 +155,7 @@ def road(image, predict_fn: Callable[[np.ndarray], np.ndarray], target: int, hea
     batch = [img]
     for order in ("morf", "lerf"):
         for p in percentiles:
-            batch.append(impute(img, keep_mask(m, p, order), noise, rng))
+            batch.append(_clipped(img, keep_mask(m, p, order), noise, rng))
     scores = np.asarray(predict_fn(np.stack(batch)))[:, int(target)].astype(np.float64)
     diff = scores[1:] - scores[0]
     k = len(percentiles)

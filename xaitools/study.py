@@ -163,7 +163,7 @@ class Store:
         elif old != value:
             diff = sorted(k for k in set(old) | set(value) if old.get(k) != value.get(k)) if isinstance(old, dict) else []
             detail = ", ".join(f"{k}: {old.get(k)!r} in the file, {value.get(k)!r} now" for k in diff[:3])
-            raise StudyError(f"{self.path} was written with another {what} ({detail}); "
+            raise StudyError(f"{self.path} was written with {what} ({detail}); "
                              f"use another --out file, results are not mixed")
 
     def done(self) -> set[tuple[str, str]]:
@@ -222,9 +222,9 @@ def prepare(folder, methods_, images, out, options=None, model_spec=None, **sett
     paths = list_images(folder)[: _positive_int("images", images)]
     sett = make_settings(methods_, options, **settings)
     store = Store(out)
-    store.claim("settings", sett, "settings")
+    store.claim("settings", sett, "other settings")
     if model_spec is not None:
-        store.claim("model_spec", {"spec": model_spec}, "model")
+        store.claim("model_spec", {"spec": model_spec}, "another model")
     return sett, paths, store
 
 
@@ -262,7 +262,7 @@ def run(folder, model, methods, images=100, out="study.sqlite", seed=DEFAULT_SEE
     from xaitools.study_run import Runner
 
     clf = api.as_classifier(model, preprocess, class_names)
-    store.claim("model", model_identity(clf), "model")
+    store.claim("model", model_identity(clf), "another model")
     started = time.time()
     runner = Runner(clf, sett, store, paths, hashes)
     try:
