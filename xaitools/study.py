@@ -270,7 +270,8 @@ def run(folder, model, methods, images=100, out="study.sqlite", seed=DEFAULT_SEE
     finally:
         runs = store.get("runs", [])
         runs.append({"command": command, "started": started, "wall_seconds": round(time.time() - started, 1),
-                     "rows_added": runner.added, "images": len(paths), "versions": versions()})
+                     "rows_added": runner.added, "images": len(paths), "versions": versions(),
+                     "seconds_by_part": {k: round(v, 1) for k, v in runner.timing.items()}})
         store.put("runs", runs)
     return Path(store.path)
 

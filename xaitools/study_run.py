@@ -22,6 +22,12 @@ class Runner:
         self._noise = road.noise_for(clf, settings["road_noise"])
         self.sanity = {p.name for p in paths[: settings["sanity_images"]]}
         self._warm: set = set()
+        self.timing = {"explain": 0.0, "deletion_insertion": 0.0, "road": 0.0, "randomization": 0.0, "other": 0.0}
+
+    def _clock(self, key, t0) -> float:
+        now = time.perf_counter()
+        self.timing[key] += now - t0
+        return now
 
     # -- pieces -----------------------------------------------------------------------------------
     def randomized(self):
@@ -42,11 +48,14 @@ class Runner:
     def scores(self, name, method, image, cls, heatmap) -> dict:
         predict = self.clf.predict_resized
         kw = dict(steps=self.s["steps"], baseline=self.s["baseline"])
+        t = time.perf_counter()
+        out = {"deletion": metrics.deletion(image, predict, cls, heatmap, **kw).auc,
+               "insertion": metrics.insertion(image, predict, cls, heatmap, **kw).auc}
+        t = self._clock("deletion_insertion", t)
         r = road.road(image, predict, cls, heatmap, self.s["road_percentiles"], self._noise,
                       _rng(self.s["seed"], name, method, "road"))
-        return {"deletion": metrics.deletion(image, predict, cls, heatmap, **kw).auc,
-                "insertion": metrics.insertion(image, predict, cls, heatmap, **kw).auc,
-                "road_morf": r.morf, "road_lerf": r.lerf}
+        self._clock("road", t)
+        return out | {"road_morf": r.morf, "road_lerf": r.lerf}
 
     def rand_rho(self, method, images, classes, maps) -> list[float]:
         """Per image: |Spearman rho| trained vs randomized model, averaged over seeds (seeded methods)."""
@@ -104,16 +113,20 @@ class Runner:
                     for p, im in zip(paths, ims)]
             seconds = [float("nan")] * len(paths)  # no method to time
         else:
+            t0 = time.perf_counter()
             if method not in self._warm:  # one-off compilation is not timed
                 self.explain(self.clf, ims[:1], method, cls[:1])
                 self._warm.add(method)
-            t0 = time.perf_counter()
+            t0 = self._clock("other", t0)
             maps = [r.map for r in self.explain(self.clf, ims, method, cls)]
             seconds = [(time.perf_counter() - t0) / len(paths)] * len(paths)
+            self._clock("explain", t0)
         rho = [float("nan")] * len(paths)
         sane = [i for i, p in enumerate(paths) if p.name in self.sanity]
         if method != RANDOM and sane:
+            t0 = time.perf_counter()
             got = self.rand_rho(method, [ims[i] for i in sane], [cls[i] for i in sane], [maps[i] for i in sane])
+            self._clock("randomization", t0)
             for i, r in zip(sane, got):
                 rho[i] = float(r)
         for p, im, c, m, sec, r in zip(paths, ims, cls, maps, seconds, rho):
