@@ -55,6 +55,10 @@ def main(argv=None) -> int:
     ap.add_argument("n", nargs="?", type=int, default=3)
     ap.add_argument("--methods", default="gradcam,gradcam++,layercam,saliency,eigencam")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--store", default=None, help="the study file for our numbers (continued if it exists)")
+    ap.add_argument("--parts", default="road,pf,rp,mpr,measure", help="which of road,pf,rp,mpr,measure to run")
+    ap.add_argument("--no-workarounds", dest="workarounds", action="store_false",
+                    help="call Quantus as documented (shows what breaks)")
     args = ap.parse_args(argv)
 
     import quantus
@@ -70,7 +74,7 @@ def main(argv=None) -> int:
 
     # -- ours, through the study runner ---------------------------------------------------------
     t0 = time.time()
-    out = Path(tempfile.mkdtemp()) / "crosscheck.sqlite"
+    out = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "crosscheck.sqlite"
     study.run(folder, clf, names, images=len(paths), out=out, sanity_images=len(paths), sanity_seeds=1,
               batch_size=len(paths), progress=False)
     rows = study.Store(out).rows()
@@ -98,9 +102,20 @@ def main(argv=None) -> int:
             report["errors"][key] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             traceback.print_exc()
 
+    hw = int(np.prod(clf.input_size))
+
+    def pixel_imputation(arr, indices, **kwargs):
+        # Quantus 0.6's ROAD broadcasts a (1, H, W) map over the 3 channels and hands the imputer
+        # indices into the 3*H*W features, but noisy_linear_imputation indexes the H*W pixels of a
+        # (C, H, W) array: IndexError. Workaround: the same imputer, on the pixels those features belong to.
+        from quantus.functions.perturb_func import noisy_linear_imputation
+
+        return noisy_linear_imputation(arr, np.unique(np.asarray(indices) % hw), **kwargs)
+
     def q_road():
+        kw = {"perturb_func": pixel_imputation} if args.workarounds else {}
         metric = quantus.ROAD(percentages=list(range(10, 100, 10)), noise=0.01, display_progressbar=False,
-                              disable_warnings=True)
+                              disable_warnings=True, **kw)
         for m, a in maps.items():
             for i, p in enumerate(paths):  # one image at a time: Quantus averages ROAD over the batch
                 res = metric(model=km, x_batch=x[i : i + 1], y_batch=y[i : i + 1], a_batch=a[i : i + 1, None],
@@ -108,13 +123,18 @@ def main(argv=None) -> int:
                 theirs["road"][p.name][m] = float(np.mean(list(res.values())))
 
     def q_pixel_flipping():
-        steps = int(np.prod(clf.input_size)) // 20
-        metric = quantus.PixelFlipping(features_in_step=steps, perturb_baseline="black", return_auc_per_sample=True,
+        # features = the map broadcast over the 3 channels: 3 * H * W of them; 20 steps of 5 %
+        steps = 3 * hw // 20
+        # return_auc_per_sample=True calls np.trapz, gone in NumPy 2.4: AttributeError. Workaround:
+        # the curves (20 probabilities, after each step) and their trapezoid area here, x from 1/20 to 1.
+        auc = not args.workarounds
+        metric = quantus.PixelFlipping(features_in_step=steps, perturb_baseline="black", return_auc_per_sample=auc,
                                        display_progressbar=False, disable_warnings=True)
         for m, a in maps.items():
             res = metric(model=km, x_batch=x, y_batch=y, a_batch=a[:, None], channel_first=False, softmax=True)
             for p, v in zip(paths, res):
-                theirs["pixel_flipping"][p.name][m] = float(v)
+                curve = np.asarray(v, dtype=np.float64)
+                theirs["pixel_flipping"][p.name][m] = float(np.trapezoid(curve, dx=1 / len(curve))) if not auc else float(v)
 
     def q_region():
         metric = quantus.RegionPerturbation(patch_size=16, regions_evaluation=20, order="morf",
@@ -156,8 +176,9 @@ def main(argv=None) -> int:
                 kept = np.argmax(clf.predict_resized(np.stack(batch)), axis=1) == y[i]
                 extra["road_kept"][p.name][m] = float(kept.mean())
 
-    for key, fn in [("ROAD", q_road), ("PixelFlipping", q_pixel_flipping), ("RegionPerturbation", q_region),
-                    ("ModelParameterRandomisation", q_mpr), ("measurements", measurements)]:
+    parts = [("road", "ROAD", q_road), ("pf", "PixelFlipping", q_pixel_flipping), ("rp", "RegionPerturbation", q_region),
+             ("mpr", "ModelParameterRandomisation", q_mpr), ("measure", "measurements", measurements)]
+    for _, key, fn in [t for t in parts if t[0] in args.parts.split(",")]:
         t = time.time()
         attempt(key, fn)
         report.setdefault("seconds", {})[key] = round(time.time() - t, 1)

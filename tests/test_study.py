@@ -180,7 +180,8 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     out = tmp_path / "s.sqlite"
-    study.prepare(folder, ["gradcam"], 1, out, steps=10)  # a store with other settings (no model needed)
+    _, _, store = study.prepare(folder, ["gradcam"], 1, out, steps=10)  # a store with other settings ...
+    store.add_row({"image": "im0.png", "method": "gradcam", "deletion": 0.5})  # ... and a finished row
     cases = {
         "no images": (empty, "--methods", "gradcam"),
         "unknown method 'nope'": (folder, "--methods", "gradcam,nope"),

@@ -222,6 +222,8 @@ def prepare(folder, methods_, images, out, options=None, model_spec=None, **sett
     paths = list_images(folder)[: _positive_int("images", images)]
     sett = make_settings(methods_, options, **settings)
     store = Store(out)
+    if not store.done() and store.get("model") is None:
+        store.put("settings", sett)  # nothing computed yet (e.g. a run that failed to load its model)
     store.claim("settings", sett, "other settings")
     if model_spec is not None:
         store.claim("model_spec", {"spec": model_spec}, "another model")
