@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default="gradcam,gradcam++,layercam,saliency,eigencam")
     ap.add_argument("--json", default=None)
     ap.add_argument("--store", default=None, help="the study file for our numbers (continued if it exists)")
-    ap.add_argument("--parts", default="road,pf,rp,mpr,measure", help="which of road,pf,rp,mpr,measure to run")
+    ap.add_argument("--parts", default="weights,road,pf,rp,mpr,measure",
+                    help="which of weights,road,pf,rp,mpr,measure to run")
     ap.add_argument("--no-workarounds", dest="workarounds", action="store_false",
                     help="call Quantus as documented (shows what breaks)")
     args = ap.parse_args(argv)
@@ -176,7 +177,22 @@ def main(argv=None) -> int:
                 kept = np.argmax(clf.predict_resized(np.stack(batch)), axis=1) == y[i]
                 extra["road_kept"][p.name][m] = float(kept.mean())
 
-    parts = [("road", "ROAD", q_road), ("pf", "PixelFlipping", q_pixel_flipping), ("rp", "RegionPerturbation", q_region),
+    def weights_measurement():  # how random is each "fully randomized" network?
+        flat = metrics.randomize_top_layers(km, 0)  # the trained weights, flattened
+        ours_m = metrics.randomize_top_layers(km, len(metrics.weighted_layers(km)), seed=222)
+        trained, reinit = flat.get_weights(), ours_m.get_weights()
+        permuted = []
+        for w in trained:  # Quantus 0.6 TensorFlowModel.get_random_layer_generator: seed + 1, permute axis 0
+            np.random.seed(222 + 1)
+            permuted.append(np.random.permutation(w))
+        n = sum(w.size for w in trained)
+        report["mpr_weights"] = {
+            "unchanged_fraction_ours": float(sum(np.sum(np.isclose(w, r)) for w, r in zip(trained, reinit)) / n),
+            "unchanged_fraction_quantus": float(sum(np.sum(w == q) for w, q in zip(trained, permuted)) / n),
+            "kernel_axis0_lengths": sorted({int(w.shape[0]) for w in trained if w.ndim == 4})}
+        print("MPR weights:", report["mpr_weights"])
+
+    parts = [("weights", "weights", weights_measurement), ("road", "ROAD", q_road), ("pf", "PixelFlipping", q_pixel_flipping), ("rp", "RegionPerturbation", q_region),
              ("mpr", "ModelParameterRandomisation", q_mpr), ("measure", "measurements", measurements)]
     for _, key, fn in [t for t in parts if t[0] in args.parts.split(",")]:
         t = time.time()
