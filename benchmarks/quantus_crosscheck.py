@@ -124,8 +124,10 @@ def main(argv=None) -> int:
                 theirs["road"][p.name][m] = float(np.mean(list(res.values())))
 
     def q_pixel_flipping():
-        # features = the map broadcast over the 3 channels: 3 * H * W of them; 20 steps of 5 %
-        steps = 3 * hw // 20
+        # Quantus checks features_in_step against the map's H * W (it must divide 25600) but then steps
+        # through the map broadcast over the 3 channels (3 * H * W features): 1280 gives 60 steps of 1/60
+        # of the features (3840, i.e. our 20 steps of 5 %, fails its check: 25600 % 3840 != 0)
+        steps = hw // 20
         # return_auc_per_sample=True calls np.trapz, gone in NumPy 2.4: AttributeError. Workaround:
         # the curves (20 probabilities, after each step) and their trapezoid area here, x from 1/20 to 1.
         auc = not args.workarounds
