@@ -39,29 +39,36 @@ def main(argv=None) -> int:
     paths = study.list_images(folder)[: args.images]
     ims = [clf.resize(data.load_image(p))[0] for p in paths]
     cls = list(np.argmax(clf.predict_resized(np.stack(ims)), axis=1))
-    per = {}
+    per, cpu = {}, {}
+    print(f"{len(ims)} images; wall seconds, and CPU seconds of this process (all threads): on a busy machine the"
+          " CPU seconds are the better guess of an idle machine's wall time (at most 2x it on 2 cores)")
     for m in args.methods.split(","):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = xaitools.explain(clf, ims, m, classes=cls, batch_size=len(ims))
         first = (time.perf_counter() - t) / len(ims)
         if first * len(ims) < args.once:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             res = xaitools.explain(clf, ims, m, classes=cls, batch_size=len(ims))
-            per[m] = (time.perf_counter() - t) / len(ims)
-        else:
-            per[m] = first
-        print(f"{m:12s} {per[m]:8.2f} s/image (first call {first:.2f})", flush=True)
+        per[m] = (time.perf_counter() - t) / len(ims)
+        cpu[m] = (time.process_time() - c) / len(ims)
+        print(f"{m:12s} {per[m]:8.2f} s/image wall, {cpu[m]:7.2f} CPU (first call {first:.2f} wall)", flush=True)
     heat = res[0].map
     predict = clf.predict_resized
     metrics.deletion(ims[0], predict, cls[0], heat)  # compile
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     metrics.deletion(ims[0], predict, cls[0], heat)
     metrics.insertion(ims[0], predict, cls[0], heat)
-    di = time.perf_counter() - t
-    t = time.perf_counter()
-    road.road(ims[0], predict, cls[0], heat, noise=road.noise_for(clf), rng=0)
-    rd = time.perf_counter() - t
-    print(f"{'metrics':12s} deletion+insertion {di:.2f} s, ROAD (18 imputations) {rd:.2f} s per map")
+    di, dic = time.perf_counter() - t, time.process_time() - c
+    rmap = np.random.default_rng(0).random(heat.shape)  # the random reference: the slowest imputations
+    rd, rdc = [], []
+    for h in (heat, rmap):
+        t, c = time.perf_counter(), time.process_time()
+        road.road(ims[0], predict, cls[0], h, noise=road.noise_for(clf), rng=0)
+        rd.append(time.perf_counter() - t)
+        rdc.append(time.process_time() - c)
+    print(f"{'metrics':12s} deletion+insertion {di:.2f} s wall {dic:.2f} CPU; ROAD (18 imputations) {rd[0]:.2f} s wall"
+          f" {rdc[0]:.2f} CPU ({res[0].method} map), {rd[1]:.2f} wall {rdc[1]:.2f} CPU (random map) per map")
+    rd = float(np.mean(rd))
     n, s = args.study_images, args.sanity_images
     rows = len(per) + 1  # + the random reference
     explain = n * sum(per.values())
@@ -71,7 +78,10 @@ def main(argv=None) -> int:
     total = explain + scoring + sanity
     print(f"estimate for {n} images x {len(per)} methods (+ random), randomization on {s} images:")
     print(f"  explanations {explain / 60:.1f} min, metrics {scoring / 60:.1f} min, randomization {sanity / 60:.1f} min,"
-          f" total {total / 60:.1f} min per model (this machine, this load)")
+          f" total {total / 60:.1f} min per model (wall, this machine, this load)")
+    f = sum(cpu.values()) / sum(per.values())
+    ci = n * sum(cpu.values()) + n * rows * (dic + float(np.mean(rdc))) + sanity * f
+    print(f"  in CPU seconds: {ci / 60:.1f} min per model")
     return 0
 
 
