@@ -11,7 +11,7 @@ map, it computes per image:
 - ours (``xaitools.study``): deletion AUC, ROAD MoRF (mean probability change), |rho| after full
   randomization (re-initialised weights);
 - Quantus: ``ROAD`` (MoRF, percentages 10..90, noise 0.01: whether the top class survives),
-  ``PixelFlipping`` (20 steps, ``perturb_baseline="black"``, AUC per sample), ``RegionPerturbation``
+  ``PixelFlipping`` (60 steps, ``perturb_baseline="black"``, AUC per sample), ``RegionPerturbation``
   (16x16 patches, 20 regions, MoRF: AOPC), ``ModelParameterRandomisation`` (top-down cascade to the
   last layer, Spearman);
 
