@@ -12,7 +12,8 @@ input size (every map is computed on, and every perturbation applied to, that gr
 - ``road_morf``, ``road_lerf``: ROAD (:mod:`xaitools.road`, pytorch-grad-cam's definitions, noisy
   linear imputation, averaged over percentiles 10..90).
 - ``seconds``: the method's wall time per image (its share of a batch of ``batch_size`` images;
-  each method is run once on two images before timing, so one-off compilation is not counted).
+  each method first explains one whole batch untimed, so compilation is not counted; a last, smaller
+  batch may be traced again).
 - ``rand_rho``: |Spearman rho| between the map of the trained model and the map of the fully
   randomized model (every weighted layer re-initialised, :func:`xaitools.metrics.randomize_top_layers`),
   only for the first ``sanity_images`` images; for methods with a ``seed`` option, the mean over

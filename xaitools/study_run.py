@@ -114,9 +114,9 @@ class Runner:
             seconds = [float("nan")] * len(paths)  # no method to time
         else:
             t0 = time.perf_counter()
-            if method not in self._warm:  # one-off compilation is not timed: two images, so that
-                # tf.function's reduce_retracing has seen two batch sizes and will not trace again
-                self.explain(self.clf, ims[:2], method, cls[:2])
+            if method not in self._warm:  # one-off compilation is not timed: the compiled functions are
+                # traced per batch shape, so the warm-up is a whole batch (one extra batch per method and run)
+                self.explain(self.clf, ims, method, cls)
                 self._warm.add(method)
             t0 = self._clock("other", t0)
             maps = [r.map for r in self.explain(self.clf, ims, method, cls)]
