@@ -17,7 +17,7 @@ ifdef XAITOOLS_MIRROR
 export XAITOOLS_MIRROR := $(abspath $(XAITOOLS_MIRROR))
 endif
 
-.PHONY: book test test-text-exact install bench clean check-browser check-jupyter translations check-translations
+.PHONY: book test test-text-exact install bench clean check-browser check-jupyter translations check-translations study
 
 install: $(STAMP)
 
@@ -84,3 +84,20 @@ check-browser: book
 # headless Chromium: no raw MyST markup in the rendered markdown; screenshots go to artifacts/jupyterlab/.
 check-jupyter: $(STAMP)
 	$(BIN)/python tools/jupyterlab_check.py --out artifacts/jupyterlab
+
+# The evaluation study (issue 18): every method over STUDY_IMAGES images with two models, per-image
+# rows in $(STUDY)/*.sqlite (an interrupted run continues where it stopped), summaries in $(STUDY)/*.txt.
+# dog_breeds on the validation dog photos; the CAM chapter's cats-vs-dogs model (trained once by
+# tools/study_data.py, as notebooks/own_model.ipynb trains it) on validation cats and dogs.
+STUDY         ?= study
+STUDY_IMAGES  ?= 100
+STUDY_METHODS ?= lime,cam,gradcam,saliency,smoothgrad,ig,gradcam++,layercam,scorecam,eigencam,occlusion,rise
+STUDY_FLAGS   ?= --images $(STUDY_IMAGES) --methods $(STUDY_METHODS) --seed 222 --sanity-images 20
+study: $(STAMP)
+	$(BIN)/python tools/study_data.py --out $(STUDY) --images $(STUDY_IMAGES)
+	$(BIN)/python -m xaitools study $(STUDY)/dogs --model dog_breeds $(STUDY_FLAGS) --out $(STUDY)/dog_breeds.sqlite
+	$(BIN)/python -m xaitools study $(STUDY)/cats_and_dogs --model $(STUDY)/cats_dogs.keras --preprocess mobilenet_v2 \
+	    --classes $(STUDY)/classes.txt $(STUDY_FLAGS) --out $(STUDY)/cats_dogs.sqlite
+	$(BIN)/python -m xaitools study-summary $(STUDY)/dog_breeds.sqlite > $(STUDY)/dog_breeds.txt
+	$(BIN)/python -m xaitools study-summary $(STUDY)/cats_dogs.sqlite > $(STUDY)/cats_dogs.txt
+	cat $(STUDY)/dog_breeds.txt $(STUDY)/cats_dogs.txt

@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--json", action="store_true", help="print one JSON object per image")
     ex.add_argument("--batch-size", type=int, default=16, help="images per batch through the network (default 16)")
     _option_flags(ex)
+    from xaitools import study_cli  # study FOLDER ..., study-summary FILE
+
+    study_cli.add_commands(sub)
     return p
 
 
@@ -282,7 +285,9 @@ def cmd_explain(args) -> int:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"predict": cmd_predict, "explain": cmd_explain}[args.command](args)
+        from xaitools import study_cli
+
+        return ({"predict": cmd_predict, "explain": cmd_explain} | study_cli.COMMANDS)[args.command](args)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,196 @@
+"""The study runner (xaitools.study), ROAD (xaitools.road) and the study's statistics, on known answers."""
+
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xaitools import methods, road, study, study_stats
+
+
+# -- ROAD ---------------------------------------------------------------------------------------------
+def test_imputation_is_exact_on_a_linear_image_and_keeps_the_known_pixels():
+    h, w = 20, 24
+    y, x = np.mgrid[0:h, 0:w]
+    image = np.stack([x / w, y / h, 0.3 + 0.01 * x], -1)
+    keep = np.ones((h, w), bool)
+    keep[5:15, 3:20] = False
+    out = road.impute(image, keep)
+    np.testing.assert_allclose(out, image, atol=1e-6)  # the weighted neighbour mean of a plane is the plane
+    noisy = road.impute(image, keep, noise=0.1, rng=0)
+    np.testing.assert_array_equal(noisy[keep], out[keep].astype(np.float32))
+    assert 0.05 < np.std(noisy[~keep] - image[~keep]) < 0.15
+
+
+def textured(h=32, w=32):
+    """Flat grey, with a checkerboard in the square [8:20, 8:20]: the only evidence for class 0."""
+    image = np.full((h, w, 3), 0.5, np.float32)
+    board = (np.add.outer(np.arange(h), np.arange(w)) % 2).astype(np.float32)
+    image[8:20, 8:20] = 0.2 + 0.6 * board[8:20, 8:20, None]
+    region = np.zeros((h, w), bool)
+    region[8:20, 8:20] = True
+    return image, region
+
+
+def texture_model(batch):
+    """p(class 0) rises with the local contrast (|Laplacian|) of the image: imputation removes it."""
+    b = np.asarray(batch, np.float64).mean(axis=-1)
+    lap = np.abs(4 * b[:, 1:-1, 1:-1] - b[:, :-2, 1:-1] - b[:, 2:, 1:-1] - b[:, 1:-1, :-2] - b[:, 1:-1, 2:])
+    z = 40 * lap.mean(axis=(1, 2)) - 2
+    p0 = 1 / (1 + np.exp(-z))
+    return np.stack([p0, 1 - p0], 1)
+
+
+def test_road_morf_drops_more_for_the_right_map_and_lerf_the_opposite():
+    image, region = textured()
+    right = np.where(region, 1.0, 0.0) + 0.01 * np.random.default_rng(0).random(region.shape)
+    inverted = 1.0 - right
+    assert texture_model(image[None])[0, 0] > 0.9
+    good = road.road(image, texture_model, 0, right, noise=0.005, rng=0)
+    bad = road.road(image, texture_model, 0, inverted, noise=0.005, rng=0)
+    assert good.morf < bad.morf - 0.3  # removing the texture first: a large drop
+    assert good.lerf > bad.lerf + 0.3  # removing the flat background first: almost none
+    assert good.combined > bad.combined
+    # pytorch-grad-cam's masks: MoRF at p removes map >= percentile p; LeRF the lowest 100 - p %
+    m = np.arange(100.0).reshape(10, 10) / 99
+    assert (~road.keep_mask(m, 80, "morf")).sum() == 20 and (~road.keep_mask(m, 20, "lerf")).sum() == 80
+    assert (~road.keep_mask(m, 80, "morf"))[m >= 0.8].all()
+
+
+# -- statistics ---------------------------------------------------------------------------------------
+def test_bootstrap_ci_contains_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(1)
+    small, large = rng.normal(1.0, 1.0, 20), rng.normal(1.0, 1.0, 400)
+    m1, lo1, hi1 = study_stats.mean_ci(small, seed=0)
+    m2, lo2, hi2 = study_stats.mean_ci(large, seed=0)
+    assert lo1 < m1 < hi1 and lo2 < m2 < hi2
+    assert (hi2 - lo2) < (hi1 - lo1) / 2  # 20 times the images: a much narrower interval
+    for x, lo, hi in ((small, lo1, hi1), (large, lo2, hi2)):  # the normal theory's 2 * 1.96 * sd / sqrt(n)
+        assert hi - lo == pytest.approx(2 * 1.96 * x.std(ddof=1) / np.sqrt(len(x)), rel=0.2)
+    assert study_stats.mean_ci(small, seed=0) == (m1, lo1, hi1)  # seeded
+    assert study_stats.mean_ci([2.0, 2.0]) == (2.0, 2.0, 2.0)
+
+
+def test_wilcoxon_with_holm_finds_a_clear_paired_difference_and_not_a_null_one():
+    rng = np.random.default_rng(2)
+    base = rng.normal(0.5, 0.2, 40)  # images differ a lot; the paired difference is what counts
+    table = {"a": dict(enumerate(base)), "b": dict(enumerate(base + 0.05 + rng.normal(0, 0.02, 40))),
+             "c": dict(enumerate(base + rng.normal(0, 0.02, 40)))}
+    comps = {(c.a, c.b): c for c in study_stats.paired(table, "deletion")}
+    assert comps["a", "b"].significant and comps["a", "b"].better == "a"  # deletion: lower is better
+    assert comps["b", "c"].significant and comps["b", "c"].better == "c"
+    assert not comps["a", "c"].significant and comps["a", "c"].p_holm > 0.05
+    assert all(c.p_holm >= c.p for c in comps.values())
+    np.testing.assert_allclose(study_stats.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+
+
+# -- the runner on a tiny Keras model -----------------------------------------------------------------
+def tiny_model(seed=0):
+    import keras
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(x))
+    rng = np.random.RandomState(seed)
+    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+@pytest.fixture
+def folder(tmp_path):
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    rng = np.random.RandomState(5)
+    for i in range(4):
+        Image.fromarray((rng.rand(20, 24, 3) * 255).astype(np.uint8)).save(d / f"im{i}.png")
+    return d
+
+
+FAST = dict(batch_size=1, sanity_images=2, sanity_seeds=2, progress=False, percentiles=[20, 50, 80])
+
+
+@pytest.fixture
+def flaky():
+    """A registered method (a fixed map) that raises on a chosen call: an interrupted run."""
+    state = {"calls": 0, "fail_at": None}
+
+    def maps(model, resized, classes, **options):
+        state["calls"] += 1
+        if state["calls"] == state["fail_at"]:
+            raise KeyboardInterrupt  # as Ctrl-C would
+        y, x = np.mgrid[0:resized.shape[1], 0:resized.shape[2]]
+        return np.stack([(x + y).astype(np.float32)] * len(resized))
+
+    methods.register("flaky", methods.map_method(maps), doc="test only")
+    yield state
+    methods.METHODS.pop("flaky", None)
+
+
+def test_an_interrupted_study_keeps_its_rows_and_a_rerun_completes_without_recomputing(folder, tmp_path, flaky):
+    out = tmp_path / "s.sqlite"
+    model = tiny_model()
+    flaky["fail_at"] = 6  # warm-up, image 0 and its randomized model, the same for image 1, then image 2 fails
+    with pytest.raises(KeyboardInterrupt):
+        study.run(folder, model, ["flaky"], images=4, out=out, preprocess="unit", **FAST)
+    db = sqlite3.connect(out)
+    kept = dict(db.execute("SELECT image || method, finished FROM rows"))
+    assert {k for k in kept if k.endswith("flaky")} == {"im0.pngflaky", "im1.pngflaky"}
+    assert "im2.pngrandom" in kept  # the reference row of image 2 was finished before the failure
+    flaky.update(calls=0, fail_at=None)
+    study.run(folder, model, ["flaky"], images=4, out=out, preprocess="unit", **FAST)
+    assert flaky["calls"] == 3  # warm-up + images 2 and 3 only (images 0, 1: done; no sanity check there)
+    rows = study.Store(out).rows()
+    assert len(rows) == 8 and {r["method"] for r in rows} == {"random", "flaky"}
+    again = dict(db.execute("SELECT image || method, finished FROM rows"))
+    assert all(again[k] == v for k, v in kept.items())  # finished rows untouched
+    s = study.summary(out)
+    assert s.means[("flaky", "deletion")][3] == 4 and s.means[("flaky", "rand_rho")][3] == 2
+    assert s.means[("random", "rand_rho")][3] == 0
+
+
+def test_a_store_of_other_settings_or_another_model_is_refused(folder, tmp_path):
+    out = tmp_path / "s.sqlite"
+    study.run(folder, tiny_model(0), ["gradcam"], images=1, out=out, preprocess="unit", **FAST)
+    n = len(study.Store(out).rows())
+    with pytest.raises(study.StudyError, match="other settings"):
+        study.run(folder, tiny_model(0), ["gradcam"], images=1, out=out, preprocess="unit", steps=10, **FAST)
+    with pytest.raises(study.StudyError, match="other settings"):
+        study.run(folder, tiny_model(0), ["gradcam", "saliency"], images=1, out=out, preprocess="unit", **FAST)
+    with pytest.raises(study.StudyError, match="another model"):
+        study.run(folder, tiny_model(1), ["gradcam"], images=1, out=out, preprocess="unit", **FAST)
+    assert len(study.Store(out).rows()) == n
+    for bad in (dict(images=0), dict(steps=-1), dict(road_noise=float("nan")), dict(options={"gradcam": {"output": "x"}})):
+        kw = dict(FAST, **{k: v for k, v in bad.items() if k != "images"})
+        with pytest.raises(study.StudyError):
+            study.run(folder, tiny_model(0), ["gradcam"], images=bad.get("images", 1), out=tmp_path / "t.sqlite",
+                      preprocess="unit", **kw)
+
+
+def cli(*args):
+    done = subprocess.run([sys.executable, "-m", "xaitools", *map(str, args)], capture_output=True, text=True)
+    return done.returncode, done.stderr.strip().splitlines()
+
+
+def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "s.sqlite"
+    _, _, store = study.prepare(folder, ["gradcam"], 1, out, steps=10)  # a store with other settings ...
+    store.add_row({"image": "im0.png", "method": "gradcam", "deletion": 0.5})  # ... and a finished row
+    cases = {
+        "no images": (empty, "--methods", "gradcam"),
+        "unknown method 'nope'": (folder, "--methods", "gradcam,nope"),
+        "images must be a positive integer": (folder, "--methods", "gradcam", "--images", "0"),
+        "must be a finite number": (folder, "--methods", "gradcam", "--road-noise", "nan"),
+        "other settings": (folder, "--methods", "gradcam"),
+    }
+    for expected, args in cases.items():
+        target = out if expected == "other settings" else tmp_path / "new.sqlite"
+        code, lines = cli("study", *args, "--out", target)
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], (expected, lines)
+    assert not (tmp_path / "new.sqlite").exists()  # refused before anything was written

@@ -1,0 +1,148 @@
+"""The study's work loop (see :mod:`xaitools.study`): explain a batch of images with one method, score
+every map, commit one row per image and method. Only public API: ``xaitools.explain``,
+:mod:`xaitools.metrics`, :mod:`xaitools.road`, ``ImageClassifier.with_model``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from xaitools import data, methods, metrics, road
+from xaitools.study import RANDOM, _rng
+
+
+class Runner:
+    def __init__(self, clf, settings, store, paths, hashes):
+        self.clf, self.s, self.store, self.paths, self.hashes = clf, settings, store, paths, hashes
+        self.added = 0
+        self._randomized = None
+        self._noise = road.noise_for(clf, settings["road_noise"])
+        self.sanity = {p.name for p in paths[: settings["sanity_images"]]}
+        self._warm: set = set()
+        self.timing = {"explain": 0.0, "deletion_insertion": 0.0, "road": 0.0, "randomization": 0.0, "other": 0.0}
+
+    def _clock(self, key, t0) -> float:
+        now = time.perf_counter()
+        self.timing[key] += now - t0
+        return now
+
+    # -- pieces -----------------------------------------------------------------------------------
+    def randomized(self):
+        """The fully randomized model (every weighted layer re-initialised, seeded), built once."""
+        if self._randomized is None:
+            k = len(metrics.weighted_layers(self.clf.model))
+            km = metrics.randomize_top_layers(self.clf.model, k, seed=self.s["seed"])
+            self._randomized = self.clf.with_model(km)
+        return self._randomized
+
+    def explain(self, clf, images, method, classes, **override):
+        from xaitools import api
+
+        opts = dict(self.s["options"][method]) | override
+        return api.explain(clf, list(images), method, classes=[int(c) for c in classes],
+                           batch_size=len(images), **opts)
+
+    def scores(self, name, method, image, cls, heatmap) -> dict:
+        predict = self.clf.predict_resized
+        kw = dict(steps=self.s["steps"], baseline=self.s["baseline"])
+        t = time.perf_counter()
+        out = {"deletion": metrics.deletion(image, predict, cls, heatmap, **kw).auc,
+               "insertion": metrics.insertion(image, predict, cls, heatmap, **kw).auc}
+        t = self._clock("deletion_insertion", t)
+        r = road.road(image, predict, cls, heatmap, self.s["road_percentiles"], self._noise,
+                      _rng(self.s["seed"], name, method, "road"))
+        self._clock("road", t)
+        return out | {"road_morf": r.morf, "road_lerf": r.lerf}
+
+    def rand_rho(self, method, images, classes, maps) -> list[float]:
+        """Per image: |Spearman rho| trained vs randomized model, averaged over seeds (seeded methods)."""
+        opts = self.s["options"][method]
+        seeds = [opts["seed"] + j for j in range(self.s["sanity_seeds"])] if "seed" in opts else [None]
+        rhos = np.zeros((len(seeds), len(images)))
+        for j, sd in enumerate(seeds):
+            over = {} if sd is None else {"seed": sd}
+            trained = maps if j == 0 else [r.map for r in self.explain(self.clf, images, method, classes, **over)]
+            rand = [r.map for r in self.explain(self.randomized(), images, method, classes, **over)]
+            rhos[j] = [abs(metrics.compare_maps(a, b)[0]) for a, b in zip(trained, rand)]
+        return list(rhos.mean(axis=0))
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def go(self, progress=True) -> int:
+        done = self.store.done()
+        names = [RANDOM] + self.s["methods"]
+        todo = [(p, m) for p in self.paths for m in names if (p.name, m) not in done]
+        bar = None
+        if progress and todo:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), file=sys.stderr, unit="map", desc="study", smoothing=0.05)
+        try:
+            bs = self.s["batch_size"]
+            for start in range(0, len(self.paths), bs):
+                chunk = self.paths[start : start + bs]
+                pending = {m: [p for p in chunk if (p.name, m) not in done] for m in names}
+                if not any(pending.values()):
+                    continue
+                images = {p.name: self.clf.resize(data.load_image(p))[0] for p in chunk}
+                probs = self.clf.predict_resized(np.stack([images[p.name] for p in chunk]))
+                top = {p.name: int(np.argmax(pr)) for p, pr in zip(chunk, probs)}
+                for p, pr in zip(chunk, probs):
+                    self.store.db.execute(
+                        "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
+                        (p.name, self.hashes[p.name], self.paths.index(p), top[p.name],
+                         _class_name(self.clf, top[p.name]), float(pr[top[p.name]])))
+                self.store.db.commit()
+                for m in names:
+                    if pending[m]:
+                        self.batch(m, pending[m], images, top, {p.name: float(pr[top[p.name]]) for p, pr in zip(chunk, probs)})
+                        if bar is not None:
+                            bar.update(len(pending[m]))
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.added
+
+    def batch(self, method, paths, images, top, prob):
+        ims = [images[p.name] for p in paths]
+        cls = [top[p.name] for p in paths]
+        if method == RANDOM:
+            maps = [_rng(self.s["seed"], p.name, RANDOM).random(im.shape[:2]).astype(np.float32)
+                    for p, im in zip(paths, ims)]
+            seconds = [float("nan")] * len(paths)  # no method to time
+        else:
+            t0 = time.perf_counter()
+            if method not in self._warm:  # one-off compilation is not timed: the compiled functions are
+                # traced per batch shape, so the warm-up is a whole batch (one extra batch per method and run)
+                self.explain(self.clf, ims, method, cls)
+                self._warm.add(method)
+            t0 = self._clock("other", t0)
+            maps = [r.map for r in self.explain(self.clf, ims, method, cls)]
+            seconds = [(time.perf_counter() - t0) / len(paths)] * len(paths)
+            self._clock("explain", t0)
+        rho = [float("nan")] * len(paths)
+        sane = [i for i, p in enumerate(paths) if p.name in self.sanity]
+        if method != RANDOM and sane:
+            t0 = time.perf_counter()
+            got = self.rand_rho(method, [ims[i] for i in sane], [cls[i] for i in sane], [maps[i] for i in sane])
+            self._clock("randomization", t0)
+            for i, r in zip(sane, got):
+                rho[i] = float(r)
+        for p, im, c, m, sec, r in zip(paths, ims, cls, maps, seconds, rho):
+            row = {"image": p.name, "method": method, "class_index": c, "probability": prob[p.name]}
+            row |= self.scores(p.name, method, im, c, m)
+            row |= {"seconds": sec, "rand_rho": r, "finished": time.time()}
+            self.store.add_row(row)
+            self.added += 1
+
+
+def _class_name(clf, i: int) -> str:
+    try:
+        return list(clf.class_names)[i]
+    except (TypeError, AttributeError, IndexError):
+        return str(i)
+
+
+__all__ = ["Runner"]

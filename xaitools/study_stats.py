@@ -1,0 +1,190 @@
+"""A study's statistics (see :mod:`xaitools.study`): means with 95 % bootstrap confidence intervals and
+paired comparisons between methods on the same images.
+
+- :func:`mean_ci`: the mean and its 95 % bootstrap CI (``scipy.stats.bootstrap``, BCa, seeded).
+- :func:`paired`: for one metric, every pair of methods on the images both have: the median paired
+  difference, the two-sided Wilcoxon signed-rank p-value (``scipy.stats.wilcoxon``) and the p-value
+  after Holm's correction over all pairs of that metric (family-wise error at ``alpha``).
+- :func:`summarize`: both for every method and metric -> a :class:`Summary` (data for code to
+  assert on) whose ``str()`` is the printed table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+# which way is better, and the metric's description
+BETTER = {"deletion": "lower", "insertion": "higher", "road_morf": "lower", "road_lerf": "higher",
+          "seconds": "lower", "rand_rho": "lower"}
+LABELS = {"deletion": "deletion AUC", "insertion": "insertion AUC", "road_morf": "ROAD MoRF (dp)",
+          "road_lerf": "ROAD LeRF (dp)", "seconds": "seconds/image", "rand_rho": "|rho| randomized"}
+
+
+def mean_ci(values, confidence=0.95, n_resamples=2000, seed=0) -> tuple[float, float, float]:
+    """(mean, low, high): the mean and its bootstrap CI (BCa; percentile if BCa is undefined).
+    One value or identical values: the CI is the mean itself; no values: NaNs."""
+    from scipy.stats import bootstrap
+
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    if x.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(x.mean())
+    if x.size == 1 or np.ptp(x) == 0:
+        return m, m, m
+    rng = np.random.default_rng(seed)
+    res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="BCa", rng=rng)
+    lo, hi = res.confidence_interval
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                        method="percentile", rng=np.random.default_rng(seed))
+        lo, hi = res.confidence_interval
+    return m, float(lo), float(hi)
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), in the input order."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    order = np.argsort(p)
+    adj = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, (len(p) - rank) * p[i])
+        adj[i] = min(1.0, running)
+    return adj
+
+
+@dataclass
+class Comparison:
+    metric: str
+    a: str
+    b: str
+    n: int  # images with both values
+    median_diff: float  # median of a - b
+    p: float  # Wilcoxon signed-rank, two-sided
+    p_holm: float = float("nan")
+    significant: bool = False
+    better: str | None = None  # the better of the two when significant
+
+
+def wilcoxon_p(a, b) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired a, b; 1.0 when every difference is zero."""
+    from scipy.stats import wilcoxon
+
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    if d.size == 0 or np.all(d == 0):
+        return 1.0
+    return float(wilcoxon(d).pvalue)
+
+
+def paired(table: dict[str, dict[str, float]], metric: str, alpha=0.05) -> list[Comparison]:
+    """``table``: method -> {image: value}. Every pair of methods, Holm-corrected over the pairs."""
+    out = []
+    for a, b in combinations(table, 2):
+        common = sorted(set(table[a]) & set(table[b]))
+        x = np.array([table[a][k] for k in common])
+        y = np.array([table[b][k] for k in common])
+        if len(common) < 2:
+            continue
+        out.append(Comparison(metric, a, b, len(common), float(np.median(x - y)), wilcoxon_p(x, y)))
+    for c, adj in zip(out, holm([c.p for c in out]) if out else []):
+        c.p_holm = float(adj)
+        c.significant = bool(adj < alpha)
+        if c.significant:
+            a_better = (c.median_diff < 0) == (BETTER[metric] == "lower")
+            c.better = c.a if a_better else c.b
+    return out
+
+
+@dataclass
+class Summary:
+    """Per method and metric: ``means[(method, metric)] = (mean, low, high, n)``; ``comparisons``:
+    every :class:`Comparison`; ``meta``: settings, model and runs from the file."""
+
+    methods: list[str]
+    metrics: list[str]
+    means: dict = field(default_factory=dict)
+    comparisons: list = field(default_factory=list)
+    alpha: float = 0.05
+    meta: dict = field(default_factory=dict)
+
+    def not_significant(self, metric=None) -> list[Comparison]:
+        return [c for c in self.comparisons if not c.significant and metric in (None, c.metric)]
+
+    def best(self, metric) -> list[str]:
+        """The method with the best mean and every method not significantly different from it."""
+        sign = 1 if BETTER[metric] == "lower" else -1
+        have = [m for m in self.methods if np.isfinite(self.means[(m, metric)][0])]
+        if not have:
+            return []
+        top = min(have, key=lambda m: sign * self.means[(m, metric)][0])
+        tied = {c.b if c.a == top else c.a for c in self.not_significant(metric) if top in (c.a, c.b)}
+        return [top] + [m for m in have if m in tied]
+
+    def to_json(self) -> dict:
+        """Plain data: means with CIs per method and metric, and the comparisons."""
+        import dataclasses
+
+        return {"methods": self.methods, "metrics": self.metrics, "alpha": self.alpha,
+                "means": [{"method": m, "metric": k, "mean": v[0], "low": v[1], "high": v[2], "n": v[3]}
+                          for (m, k), v in self.means.items()],
+                "comparisons": [dataclasses.asdict(c) for c in self.comparisons],
+                "best": {k: self.best(k) for k in self.metrics}, "meta": self.meta}
+
+    def __str__(self) -> str:
+        lines = []
+        settings = self.meta.get("settings") or {}
+        model = self.meta.get("model") or {}
+        n_img = max((v[3] for v in self.means.values()), default=0)
+        lines.append(f"study: model {model.get('name', '?')}, {n_img} images, target = the model's top class; "
+                     f"95 % bootstrap CIs (BCa); paired Wilcoxon, Holm-corrected per metric, alpha {self.alpha}")
+        if settings:
+            lines.append(f"randomization check on the first {settings.get('sanity_images')} images "
+                         f"({settings.get('sanity_seeds')} seeds for seeded methods)")
+        head = f"{'method':12s}" + "".join(f"{LABELS[m] + (' v' if BETTER[m] == 'lower' else ' ^'):>25s}" for m in self.metrics)
+        lines += [head, "-" * len(head)]
+        for meth in self.methods:
+            cells = []
+            for met in self.metrics:
+                m, lo, hi, n = self.means[(meth, met)]
+                cells.append(f"{'-':>25s}" if not np.isfinite(m) else f"{m:8.3f} [{lo:7.3f}, {hi:7.3f}]".rjust(25))
+            lines.append(f"{meth:12s}" + "".join(cells))
+        lines.append("(v lower is better, ^ higher is better; ROAD: change of the class probability)")
+        for met in self.metrics:
+            best = self.best(met)
+            ns = self.not_significant(met)
+            lines.append(f"\n{LABELS[met]}: best {best[0] if best else '-'}"
+                         + (f"; not significantly different from it: {', '.join(best[1:])}" if best[1:] else ""))
+            n_pairs = len([c for c in self.comparisons if c.metric == met])
+            lines.append(f"  {n_pairs - len(ns)} of {n_pairs} pairs differ significantly; not significant: "
+                         + (", ".join(f"{c.a}~{c.b} (p={c.p_holm:.2f})" for c in ns) or "none"))
+        return "\n".join(lines)
+
+
+def summarize(rows, method_order, metrics=None, alpha=0.05, seed=0, n_resamples=2000, meta=None) -> Summary:
+    """Rows of a study file (dicts with image, method and metric columns) -> a :class:`Summary`.
+    Only images with a row for every method are used, so that all comparisons are paired."""
+    from xaitools.study import METRICS
+
+    metrics = list(metrics or METRICS)
+    present = [m for m in method_order if any(r["method"] == m for r in rows)]
+    images = {r["image"] for r in rows}
+    for m in present:
+        images &= {r["image"] for r in rows if r["method"] == m}
+    s = Summary(present, metrics, alpha=alpha, meta=meta or {})
+    for met in metrics:
+        table = {m: {} for m in present}
+        for r in rows:
+            if r["method"] in table and r["image"] in images and r.get(met) is not None and np.isfinite(r[met]):
+                table[r["method"]][r["image"]] = float(r[met])
+        skip = [m for m in present if not table[m]]  # e.g. no randomization check for the reference
+        for m in present:
+            vals = list(table[m].values())
+            s.means[(m, met)] = (*mean_ci(vals, n_resamples=n_resamples, seed=seed), len(vals))
+        s.comparisons += paired({m: v for m, v in table.items() if m not in skip}, met, alpha)
+    return s
+
+
+__all__ = ["BETTER", "LABELS", "mean_ci", "holm", "Comparison", "wilcoxon_p", "paired", "Summary", "summarize"]
