@@ -10,7 +10,9 @@ The layers, bottom to top (a module may import its own layer's modules or lower 
    -- a method module imports only layers 0-2, never another method module (cam_training and
    superposition are old names that re-export cam and core.superposition)
 4. registry: registry, methods (the method registry; its "module:attribute" targets count as imports)
-5. api; 6. cli, cli_checks, __main__; the package face __init__ imports nothing at import time.
+5. api; 6. the study over many images: study_base, study_stats, study_run, study (road, its ROAD
+   metric, is a layer-3 module); 7. cli_checks; 8. cli, study_cli, __main__; the package face __init__
+   imports nothing at import time.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ LAYERS = {
     0: {"data", "viz", "regions", "book", "__init__"},
     1: {"core"},
     2: {"classifier", "zoo", "custom", "models"},
-    3: {"lime", "saliency", "cam", "gradcam", "cams", "perturbation", "metrics"},
+    3: {"lime", "saliency", "cam", "gradcam", "cams", "perturbation", "metrics", "road"},
     4: {"registry", "methods"},
     5: {"api"},
-    6: {"cli", "cli_checks", "__main__"},
+    6: {"study_base", "study_stats", "study_run", "study"},
+    7: {"cli_checks"},
+    8: {"cli", "study_cli", "__main__"},
 }
 # old module names that only re-export (they may import the module whose names they keep)
 FACES = {"cam_training": "cam", "superposition": "core"}

@@ -44,13 +44,8 @@ import numpy as np
 
 from xaitools import DEFAULT_SEED, methods
 
-METRICS = ("deletion", "insertion", "road_morf", "road_lerf", "seconds", "rand_rho")
-RANDOM = "random"  # the reference row: a uniformly random map
+from xaitools.study_base import METRICS, RANDOM, StudyError, finite, stream  # noqa: F401  (public here too)
 SCHEMA = 1
-
-
-class StudyError(ValueError):
-    """Bad study input (found before any computation)."""
 
 
 # -- settings and checks (no TensorFlow) -----------------------------------------------------------
@@ -70,16 +65,6 @@ def _positive_int(name, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise StudyError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def _finite(name, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise StudyError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise StudyError(f"{name} must be a finite number, got {value!r}")
-    return v
 
 
 def make_settings(method_names, options=None, *, seed=DEFAULT_SEED, steps=20, baseline="blur",
@@ -111,11 +96,11 @@ def make_settings(method_names, options=None, *, seed=DEFAULT_SEED, steps=20, ba
         except ValueError as exc:
             raise StudyError(str(exc)) from None
     if baseline not in ("blur", "zeros"):
-        _finite("baseline", baseline)
-    pct = [_finite("ROAD percentile", p) for p in (road.PERCENTILES if percentiles is None else percentiles)]
+        finite("baseline", baseline)
+    pct = [finite("ROAD percentile", p) for p in (road.PERCENTILES if percentiles is None else percentiles)]
     if not pct or any(not 0 < p < 100 for p in pct):
         raise StudyError(f"ROAD percentiles must be in (0, 100), got {pct}")
-    noise = _finite("road_noise", road.NOISE if road_noise is None else road_noise)
+    noise = finite("road_noise", road.NOISE if road_noise is None else road_noise)
     if noise < 0:
         raise StudyError(f"road_noise must be >= 0, got {noise}")
     return {
@@ -212,10 +197,6 @@ def versions() -> dict:
         except PackageNotFoundError:
             pass
     return out
-
-
-def _rng(seed, *keys) -> np.random.Generator:
-    return np.random.default_rng([int(seed)] + [zlib.crc32(str(k).encode()) for k in keys])
 
 
 # -- the run -----------------------------------------------------------------------------------------

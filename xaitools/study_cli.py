@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from xaitools import DEFAULT_SEED, methods
-from xaitools.study import StudyError, _finite, prepare, run, summary
+from xaitools.study import prepare, run, summary
+from xaitools.study_base import StudyError, finite
 
 # -- command line: `python -m xaitools study ...` and `study-summary FILE` (wired in xaitools.cli) --------
 def add_commands(sub) -> None:
@@ -61,17 +62,17 @@ def cmd_study(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ notices on the terminal
     pct = None
     if args.road_percentiles:
-        pct = [_finite("ROAD percentile", p) for p in args.road_percentiles.split(",")]
+        pct = [finite("ROAD percentile", p) for p in args.road_percentiles.split(",")]
     kw = dict(options=_parse_sets(args.sets), seed=args.seed, steps=args.steps, percentiles=pct,
               road_noise=args.road_noise, sanity_images=args.sanity_images, sanity_seeds=args.sanity_seeds,
               batch_size=args.batch_size)
     if args.sanity_images < 0:
         raise StudyError(f"--sanity-images must be >= 0, got {args.sanity_images}")
-    from xaitools import cli
+    from xaitools import cli_checks
 
     try:
-        cli.check_model(args.model, args.preprocess, args.classes_file)
-    except cli.UsageError as exc:
+        cli_checks.check_model(args.model, args.preprocess, args.classes_file)
+    except cli_checks.UsageError as exc:
         raise StudyError(str(exc)) from None
     spec = Path(args.model).name if Path(args.model).suffix else args.model
     prepare(args.folder, args.methods, args.images, args.out, kw["options"], spec,

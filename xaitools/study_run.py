@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from xaitools import data, methods, metrics, road
-from xaitools.study import RANDOM, _rng
+from xaitools.study_base import RANDOM, stream
 
 
 class Runner:
@@ -53,7 +53,7 @@ class Runner:
                "insertion": metrics.insertion(image, predict, cls, heatmap, **kw).auc}
         t = self._clock("deletion_insertion", t)
         r = road.road(image, predict, cls, heatmap, self.s["road_percentiles"], self._noise,
-                      _rng(self.s["seed"], name, method, "road"))
+                      stream(self.s["seed"], name, method, "road"))
         self._clock("road", t)
         return out | {"road_morf": r.morf, "road_lerf": r.lerf}
 
@@ -109,7 +109,7 @@ class Runner:
         ims = [images[p.name] for p in paths]
         cls = [top[p.name] for p in paths]
         if method == RANDOM:
-            maps = [_rng(self.s["seed"], p.name, RANDOM).random(im.shape[:2]).astype(np.float32)
+            maps = [stream(self.s["seed"], p.name, RANDOM).random(im.shape[:2]).astype(np.float32)
                     for p, im in zip(paths, ims)]
             seconds = [float("nan")] * len(paths)  # no method to time
         else:

@@ -34,12 +34,12 @@ def mean_ci(values, confidence=0.95, n_resamples=2000, seed=0) -> tuple[float, f
     m = float(x.mean())
     if x.size == 1 or np.ptp(x) == 0:
         return m, m, m
-    rng = np.random.default_rng(seed)
+    rng = np.random.defaultstream(seed)
     res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="BCa", rng=rng)
     lo, hi = res.confidence_interval
     if not (np.isfinite(lo) and np.isfinite(hi)):
         res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                        method="percentile", rng=np.random.default_rng(seed))
+                        method="percentile", rng=np.random.defaultstream(seed))
         lo, hi = res.confidence_interval
     return m, float(lo), float(hi)
 
@@ -166,7 +166,7 @@ class Summary:
 def summarize(rows, method_order, metrics=None, alpha=0.05, seed=0, n_resamples=2000, meta=None) -> Summary:
     """Rows of a study file (dicts with image, method and metric columns) -> a :class:`Summary`.
     Only images with a row for every method are used, so that all comparisons are paired."""
-    from xaitools.study import METRICS
+    from xaitools.study_base import METRICS
 
     metrics = list(metrics or METRICS)
     present = [m for m in method_order if any(r["method"] == m for r in rows)]
