@@ -34,12 +34,12 @@ def mean_ci(values, confidence=0.95, n_resamples=2000, seed=0) -> tuple[float, f
     m = float(x.mean())
     if x.size == 1 or np.ptp(x) == 0:
         return m, m, m
-    rng = np.random.defaultstream(seed)
+    rng = np.random.default_rng(seed)
     res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="BCa", rng=rng)
     lo, hi = res.confidence_interval
     if not (np.isfinite(lo) and np.isfinite(hi)):
         res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                        method="percentile", rng=np.random.defaultstream(seed))
+                        method="percentile", rng=np.random.default_rng(seed))
         lo, hi = res.confidence_interval
     return m, float(lo), float(hi)
 
