@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 MAX_LINE = 76
+# A collapsed (hide-input) cell's code sits in a box one character narrower (measured: a 76-column
+# line is 7 px too wide there).
+MAX_LINE_HIDDEN = MAX_LINE - 1
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -29,8 +32,9 @@ def long_lines(path: Path, limit: int = MAX_LINE) -> list[str]:
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        hidden = "hide-input" in cell.get("metadata", {}).get("tags", [])
         for number, line in enumerate(source.splitlines(), 1):
-            if width(line) > limit:
+            if width(line) > (limit - 1 if hidden else limit):
                 found.append(f"{path.name} cell {index} (id {cell.get('id', '?')}) line {number}: "
                              f"{width(line)} > {limit}: {line}")
     return found
