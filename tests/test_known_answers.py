@@ -132,3 +132,22 @@ def test_a_one_unit_sigmoid_model_is_two_classes(model):
     dog = xaitools.explain(clf, image, "cam", classes="dog")[0]
     assert cat.class_name == "cat" and not cat.map.any()  # -v A <= 0 everywhere: ReLU leaves nothing
     assert dog.map.max() == pytest.approx(1.0)
+
+
+def test_one_name_keeps_a_sigmoid_model_one_class():
+    """Bug caught: a one-line class file (the name of the sigmoid's positive class) refused, or
+    silently shifted onto [1 - p, p] so that class 0 meant the other class."""
+    import keras
+
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(inp)
+    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inp, out)
+    one = xaitools.load_model(model, preprocess="unit", class_names=["dog"])
+    two = xaitools.load_model(model, preprocess="unit", class_names=["cat", "dog"])
+    assert one.class_names == ["dog"] and two.class_names == ["cat", "dog"]
+    image = np.random.default_rng(0).random((8, 8, 3)).astype("float32")
+    p = one.predict(image)[0]
+    q = two.predict(image)[0]
+    assert p.shape == (1,) and q.shape == (2,)
+    np.testing.assert_allclose([1 - p[0], p[0]], q, atol=1e-6)

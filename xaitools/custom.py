@@ -88,7 +88,8 @@ def load_model(source, preprocess=None, class_names=None, input_size=None, name=
         name: the classifier's name; default: the registry name, the file's stem, or the Model's
             own name unless Keras made it up (``functional``, ``sequential_2``, ...: then ``"model"``).
     A model with one sigmoid output unit is offered as two classes ``[1 - p, p]`` (class names: two, for
-    ``1 - p`` and ``p``); class 0 is explained through the negated logit.
+    ``1 - p`` and ``p``, or none); class 0 is explained through the negated logit. Given one class
+    name it stays what it is, one class: the model's own output ``p``.
 
     Returns:
         an :class:`~xaitools.models.ImageClassifier`; its ``layer`` is the built-in model's
@@ -130,13 +131,13 @@ def load_model(source, preprocess=None, class_names=None, input_size=None, name=
     if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
         raise ValueError(f"the model must output class scores (N, C); its outputs are {[tuple(t.shape) for t in model.outputs]}")
 
-    two = two_class_sigmoid(model)  # a one-unit sigmoid head: two classes [1 - p, p]
-    if two is not None:
-        model = two
     scale = _preprocess(preprocess)
+    names_given = _read_names(class_names)
+    two = two_class_sigmoid(model)  # a one-unit sigmoid head: two classes [1 - p, p] ...
+    if two is not None and not (names_given is not None and len(names_given) == 1):
+        model = two  # ... unless one class name says it is the model's own single output
+    names = _class_names(names_given, int(model.outputs[0].shape[-1]))
     size = _input_size(tuple(inputs[0].shape[1:3]), input_size)
-    num_classes = int(model.outputs[0].shape[-1])
-    names = _class_names(class_names, num_classes)
     try:
         target = find_layer(model)
     except ValueError:
@@ -172,10 +173,15 @@ def _input_size(model_hw: tuple, input_size) -> tuple[int, int]:
     return h, w
 
 
-def _class_names(class_names, num_classes: int) -> list[str]:
+def _read_names(class_names) -> list[str] | None:
     if class_names is None:
+        return None
+    return read_class_names(class_names) if isinstance(class_names, (str, os.PathLike)) else [str(c) for c in class_names]
+
+
+def _class_names(names: list[str] | None, num_classes: int) -> list[str]:
+    if names is None:
         return [str(i) for i in range(num_classes)]
-    names = read_class_names(class_names) if isinstance(class_names, (str, os.PathLike)) else [str(c) for c in class_names]
     if len(names) != num_classes:
         raise ValueError(f"{len(names)} class names for a model with {num_classes} outputs; give one name per output")
     if len(set(names)) != len(names):
