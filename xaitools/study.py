@@ -37,7 +37,6 @@ import math
 import os
 import sqlite3
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
