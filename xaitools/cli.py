@@ -17,7 +17,7 @@ from pathlib import Path
 from xaitools import methods
 from xaitools.cli_checks import (  # noqa: F401  (public here too)
     IMAGE_SUFFIXES, MODEL_SUFFIXES, OVERLAY_SUFFIXES, UsageError, check_map_path, check_model, check_outdir,
-    check_overlay_path, expand_images, stem,
+    check_overlay_path, expand_images, import_tensorflow, stem,
 )
 
 PROGRESS_MIN = 4  # a progress bar from this many images on
@@ -132,28 +132,6 @@ def method_options(args) -> dict:
         raise UsageError(f"--layer is for {', '.join(n for n, m in methods.METHODS.items() if m.layer)}; "
                          f"{args.method} attributes the input pixels")
     return {name: checked[name] for name in given}
-
-
-def import_tensorflow(verbose: bool = False) -> None:
-    """Import TensorFlow and Keras now, with TensorFlow's C++ start-up notices (oneDNN, absl) kept off
-    the terminal unless ``verbose``. They are written by C++ to file descriptor 2 while TensorFlow is
-    imported, and TF_CPP_MIN_LOG_LEVEL does not hold them all back, so fd 2 points to /dev/null meanwhile."""
-    if "tensorflow" in sys.modules or verbose:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 # -- running -----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The command line's checks of paths and models: everything that needs no TensorFlow.
+"""The command line's checks of paths and models: everything that needs no TensorFlow; and how the
+commands (``explain``, ``predict``, ``study``) import TensorFlow once the checks have passed.
 
 Each failure is a :class:`UsageError`: one line naming the flag, exit code 2.
 """
@@ -6,6 +7,7 @@ Each failure is a :class:`UsageError`: one line naming the flag, exit code 2.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # read from a folder
@@ -117,3 +119,25 @@ def check_model(model, preprocess, classes_file, input_size=None) -> None:
             raise UsageError(f"--model {model} needs --preprocess, the input scaling it was trained with ({shown})")
         return
     raise UsageError(f"unknown model {model!r}; use a .keras/.h5 file or one of: {', '.join(zoo.MODEL_NAMES)}")
+
+
+def import_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow and Keras now, with TensorFlow's C++ start-up notices (oneDNN, absl) kept off
+    the terminal unless ``verbose``. They are written by C++ to file descriptor 2 while TensorFlow is
+    imported, and TF_CPP_MIN_LOG_LEVEL does not hold them all back, so fd 2 points to /dev/null meanwhile."""
+    if "tensorflow" in sys.modules or verbose:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

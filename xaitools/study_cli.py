@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -59,7 +58,6 @@ def _parse_sets(sets) -> dict:
 def cmd_study(args) -> int:
     import sys
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ notices on the terminal
     pct = None
     if args.road_percentiles:
         pct = [finite("ROAD percentile", p) for p in args.road_percentiles.split(",")]
@@ -77,6 +75,7 @@ def cmd_study(args) -> int:
     spec = Path(args.model).name if Path(args.model).suffix else args.model
     prepare(args.folder, args.methods, args.images, args.out, kw["options"], spec,
             **{k: v for k, v in kw.items() if k != "options"})  # every check before TensorFlow
+    cli_checks.import_tensorflow()  # TensorFlow's C++ start-up notices kept off the terminal
     t0 = time.time()
     run(args.folder, args.model, args.methods, args.images, args.out, preprocess=args.preprocess,
         class_names=args.classes_file, progress=not args.quiet, command=" ".join(sys.argv), **kw)
