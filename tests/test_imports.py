@@ -3,9 +3,10 @@ private names taken from another module, no module over 350 lines.
 
 The layers, bottom to top (a module may import its own layer's modules or lower ones, never higher):
 
-0. foundations: data, viz, regions, book (no xaitools imports but each other)
+0. foundations: data, viz, regions (no xaitools imports but each other)
 1. core: xaitools.core.* (the score functions, checks, maps, compiled passes, graph walking)
-2. models: classifier, zoo, custom, models (the ImageClassifier and how models are loaded)
+2. models: classifier, zoo, custom, models (the ImageClassifier and how models are loaded); book
+   (the chapters' claim checks, which read the model setting as zoo does)
 3. methods: lime, saliency, cam, cam_training, gradcam, cams, perturbation, metrics, superposition
    -- a method module imports only layers 0-2, never another method module (cam_training and
    superposition are old names that re-export cam and core.superposition)
@@ -23,9 +24,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "xaitools"
 LAYERS = {
-    0: {"data", "viz", "regions", "book", "__init__"},
+    0: {"data", "viz", "regions", "__init__"},
     1: {"core"},
-    2: {"classifier", "zoo", "custom", "models"},
+    2: {"classifier", "zoo", "custom", "models", "book"},
     3: {"lime", "saliency", "cam", "gradcam", "cams", "perturbation", "metrics", "road"},
     4: {"registry", "methods"},
     5: {"api"},

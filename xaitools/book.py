@@ -36,16 +36,14 @@ class ClaimError(AssertionError):
 def setting() -> str:
     """The network the book runs on: ``"dog_breeds"`` (default), ``"imagenet"`` or ``"random weights"``.
 
-    Read from ``XAI_MODEL`` (``imagenet`` = the text's networks) and ``XAI_WEIGHTS`` (``random`` =
-    seeded random weights, for tests only), as :mod:`xaitools.models` reads them.
+    Read as :mod:`xaitools.zoo` reads it (``XAI_MODEL=imagenet``: the text's networks;
+    ``XAI_WEIGHTS=random``: seeded random weights, for tests only), with its errors for other values.
     """
-    model = os.environ.get("XAI_MODEL", "").strip().lower()
-    weights = os.environ.get("XAI_WEIGHTS", "").strip().lower()
-    if model not in ("", "default", "dog_breeds", "imagenet"):
-        raise ValueError(f"XAI_MODEL={model!r} is not understood; use 'imagenet' or leave it unset")
-    if model == "imagenet":
-        return "random weights" if weights == "random" else "imagenet"
-    return "dog_breeds"
+    from xaitools import zoo
+
+    if zoo.chapter_model("lime") == "dog_breeds":
+        return "dog_breeds"
+    return "random weights" if zoo.resolve_weights() == "random" else "imagenet"
 
 
 def check(condition, claim: str, *, model: str | None = None) -> None:
