@@ -33,7 +33,14 @@ def main(argv=None) -> int:
     ap.add_argument("--sanity-images", type=int, default=20)
     ap.add_argument("--sanity-seeds", type=int, default=3)
     ap.add_argument("--once", type=float, default=20.0)
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="METHOD.OPTION=VALUE",
+                    help="a method option, as in `python -m xaitools study --set` (repeatable)")
+    ap.add_argument("--road-percentiles", default=None, help="comma-separated (default 10,20,...,90)")
     args = ap.parse_args(argv)
+    from xaitools.study_cli import _parse_sets
+
+    options = _parse_sets(args.sets)
+    pct = road.PERCENTILES if args.road_percentiles is None else [float(p) for p in args.road_percentiles.split(",")]
     folder = Path(os.environ.get("XAITOOLS_MIRROR", ".")) / "cats_and_dogs_filtered/validation/dogs"
     clf = xaitools.load_model("dog_breeds")
     paths = study.list_images(folder)[: args.images]
@@ -44,11 +51,11 @@ def main(argv=None) -> int:
           " CPU seconds are the better guess of an idle machine's wall time (at most 2x it on 2 cores)")
     for m in args.methods.split(","):
         t, c = time.perf_counter(), time.process_time()
-        res = xaitools.explain(clf, ims, m, classes=cls, batch_size=len(ims))
+        res = xaitools.explain(clf, ims, m, classes=cls, batch_size=len(ims), **options.get(m, {}))
         first = (time.perf_counter() - t) / len(ims)
         if first * len(ims) < args.once:
             t, c = time.perf_counter(), time.process_time()
-            res = xaitools.explain(clf, ims, m, classes=cls, batch_size=len(ims))
+            res = xaitools.explain(clf, ims, m, classes=cls, batch_size=len(ims), **options.get(m, {}))
         per[m] = (time.perf_counter() - t) / len(ims)
         cpu[m] = (time.process_time() - c) / len(ims)
         print(f"{m:12s} {per[m]:8.2f} s/image wall, {cpu[m]:7.2f} CPU (first call {first:.2f} wall)", flush=True)
@@ -63,10 +70,10 @@ def main(argv=None) -> int:
     rd, rdc = [], []
     for h in (heat, rmap):
         t, c = time.perf_counter(), time.process_time()
-        road.road(ims[0], predict, cls[0], h, noise=road.noise_for(clf), rng=0)
+        road.road(ims[0], predict, cls[0], h, pct, noise=road.noise_for(clf), rng=0)
         rd.append(time.perf_counter() - t)
         rdc.append(time.process_time() - c)
-    print(f"{'metrics':12s} deletion+insertion {di:.2f} s wall {dic:.2f} CPU; ROAD (18 imputations) {rd[0]:.2f} s wall"
+    print(f"{'metrics':12s} deletion+insertion {di:.2f} s wall {dic:.2f} CPU; ROAD ({2 * len(pct)} imputations) {rd[0]:.2f} s wall"
           f" {rdc[0]:.2f} CPU ({res[0].method} map), {rd[1]:.2f} wall {rdc[1]:.2f} CPU (random map) per map")
     rd = float(np.mean(rd))
     n, s = args.study_images, args.sanity_images

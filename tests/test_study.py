@@ -24,6 +24,20 @@ def test_imputation_is_exact_on_a_linear_image_and_keeps_the_known_pixels():
     assert 0.05 < np.std(noisy[~keep] - image[~keep]) < 0.15
 
 
+def test_multigrid_and_direct_imputation_agree(monkeypatch):
+    """Large systems go to algebraic multigrid: the same solution as the direct solver."""
+    rng = np.random.default_rng(3)
+    image = rng.random((80, 80, 3))
+    keep = rng.random((80, 80)) < 0.2  # 80 % removed: about 5100 unknowns
+    keep[:, 30:60] = False  # and a wide band with no known pixel inside
+    assert (~keep).sum() > road.DIRECT_MAX
+    amg = road.impute(image, keep)
+    monkeypatch.setattr(road, "DIRECT_MAX", 10**9)
+    direct = road.impute(image, keep)
+    np.testing.assert_allclose(amg, direct, atol=1e-5)
+    assert np.abs(amg[~keep] - image[~keep]).mean() > 0.1  # the removed pixels really were re-computed
+
+
 def textured(h=32, w=32):
     """Flat grey, with a checkerboard in the square [8:20, 8:20]: the only evidence for class 0."""
     image = np.full((h, w, 3), 0.5, np.float32)
@@ -169,6 +183,18 @@ def test_a_store_of_other_settings_or_another_model_is_refused(folder, tmp_path)
         with pytest.raises(study.StudyError):
             study.run(folder, tiny_model(0), ["gradcam"], images=bad.get("images", 1), out=tmp_path / "t.sqlite",
                       preprocess="unit", **kw)
+
+
+def test_rows_do_not_depend_on_roads_worker_processes(folder, tmp_path):
+    """ROAD's imputations in a worker process give the same numbers as in-process (seeded per map)."""
+    got = []
+    for workers in (0, 1):
+        out = tmp_path / f"w{workers}.sqlite"
+        study.run(folder, tiny_model(0), ["gradcam"], images=2, out=out, preprocess="unit", workers=workers, **FAST)
+        got.append({(r["image"], r["method"]): (r["road_morf"], r["road_lerf"], r["deletion"]) for r in study.Store(out).rows()})
+        assert study.Store(out).get("runs")[-1]["workers"] == workers
+    assert len(got[0]) == 4 and got[0] == got[1]
+    assert len({v[0] for v in got[0].values()}) > 1  # not all the same number
 
 
 def cli(*args):

@@ -214,7 +214,7 @@ def prepare(folder, methods_, images, out, options=None, model_spec=None, **sett
 
 def run(folder, model, methods, images=100, out="study.sqlite", seed=DEFAULT_SEED, *, options=None,
         preprocess=None, class_names=None, steps=20, baseline="blur", percentiles=None, road_noise=None,
-        sanity_images=20, sanity_seeds=3, batch_size=8, progress=True, command=None) -> Path:
+        sanity_images=20, sanity_seeds=3, batch_size=8, progress=True, command=None, workers=0) -> Path:
     """Run (or continue) a study; returns the store's path. See the module docstring.
 
     Args:
@@ -225,6 +225,8 @@ def run(folder, model, methods, images=100, out="study.sqlite", seed=DEFAULT_SEE
         options: method -> its options, e.g. ``{"lime": {"samples": 50}}`` (defaults otherwise).
         out: the SQLite file (created, or continued if its settings and model match).
         seed: seeds the random reference maps, the ROAD noise and the randomized model.
+        workers: worker processes for ROAD's imputations (0: in this process); the numbers do not
+            depend on it, the wall time does (``python -m xaitools study`` uses 2).
     """
     spec = model if isinstance(model, (str, os.PathLike)) else None
     spec = Path(spec).name if spec is not None and Path(spec).suffix else spec
@@ -248,13 +250,13 @@ def run(folder, model, methods, images=100, out="study.sqlite", seed=DEFAULT_SEE
     clf = api.as_classifier(model, preprocess, class_names)
     store.claim("model", model_identity(clf), "another model")
     started = time.time()
-    runner = Runner(clf, sett, store, paths, hashes)
+    runner = Runner(clf, sett, store, paths, hashes, workers=workers)
     try:
         runner.go(progress)
     finally:
         runs = store.get("runs", [])
         runs.append({"command": command, "started": started, "wall_seconds": round(time.time() - started, 1),
-                     "rows_added": runner.added, "images": len(paths), "versions": versions(),
+                     "rows_added": runner.added, "images": len(paths), "workers": workers, "versions": versions(),
                      "seconds_by_part": {k: round(v, 1) for k, v in runner.timing.items()}})
         store.put("runs", runs)
     return Path(store.path)

@@ -30,6 +30,8 @@ def add_commands(sub) -> None:
     st.add_argument("--road-percentiles", default=None, help="comma-separated (default 10,20,...,90)")
     st.add_argument("--road-noise", type=float, default=None, help="imputation noise in the network's input space (0.01)")
     st.add_argument("--batch-size", type=int, default=8, help="images explained together (default 8)")
+    st.add_argument("--workers", type=int, default=2,
+                    help="processes for ROAD's imputations (default 2; 0: none); does not change the numbers")
     st.add_argument("--set", dest="sets", action="append", default=[], metavar="METHOD.OPTION=VALUE",
                     help="a method option, e.g. lime.samples=50 (repeatable)")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -64,6 +66,8 @@ def cmd_study(args) -> int:
     kw = dict(options=_parse_sets(args.sets), seed=args.seed, steps=args.steps, percentiles=pct,
               road_noise=args.road_noise, sanity_images=args.sanity_images, sanity_seeds=args.sanity_seeds,
               batch_size=args.batch_size)
+    if args.workers < 0:
+        raise StudyError(f"--workers must be >= 0, got {args.workers}")
     if args.sanity_images < 0:
         raise StudyError(f"--sanity-images must be >= 0, got {args.sanity_images}")
     from xaitools import cli_checks
@@ -78,7 +82,7 @@ def cmd_study(args) -> int:
     cli_checks.import_tensorflow()  # TensorFlow's C++ start-up notices kept off the terminal
     t0 = time.time()
     run(args.folder, args.model, args.methods, args.images, args.out, preprocess=args.preprocess,
-        class_names=args.classes_file, progress=not args.quiet, command=" ".join(sys.argv), **kw)
+        class_names=args.classes_file, progress=not args.quiet, command=" ".join(sys.argv), workers=args.workers, **kw)
     print(f"{args.out}: done in {time.time() - t0:.0f} s; python -m xaitools study-summary {args.out}")
     return 0
 

@@ -1,6 +1,10 @@
 """The study's work loop (see :mod:`xaitools.study`): explain a batch of images with one method, score
 every map, commit one row per image and method. Only public API: ``xaitools.explain``,
 :mod:`xaitools.metrics`, :mod:`xaitools.road`, ``ImageClassifier.with_model``.
+
+ROAD's imputations (sparse linear solves, one core each) run in ``workers`` worker processes while
+the main process scores deletion and insertion with the network; ``workers=0`` does all in-process.
+The numbers do not depend on ``workers``: each imputation's noise comes from its own seeded stream.
 """
 
 from __future__ import annotations
@@ -14,9 +18,27 @@ from xaitools import data, methods, metrics, road
 from xaitools.study_base import RANDOM, stream
 
 
+class _Done:
+    """A finished result with a Future's ``result()``: the in-process stand-in for a worker."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _quiet_worker() -> None:  # Ctrl-C stops the study in the main process; workers just end with it
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Runner:
-    def __init__(self, clf, settings, store, paths, hashes):
+    def __init__(self, clf, settings, store, paths, hashes, workers=0):
         self.clf, self.s, self.store, self.paths, self.hashes = clf, settings, store, paths, hashes
+        self.workers = int(workers)
+        self._pool = None
         self.added = 0
         self._randomized = None
         self._noise = road.noise_for(clf, settings["road_noise"])
@@ -45,15 +67,22 @@ class Runner:
         return api.explain(clf, list(images), method, classes=[int(c) for c in classes],
                            batch_size=len(images), **opts)
 
-    def scores(self, name, method, image, cls, heatmap) -> dict:
+    def road_images(self, name, method, image, heatmap):
+        """ROAD's perturbed images of one map: computed by a worker (a Future) or here."""
+        args = (image, heatmap, self.s["road_percentiles"], self._noise, stream(self.s["seed"], name, method, "road"))
+        if self._pool is None:
+            return _Done(road.perturbed(*args))
+        return self._pool.submit(road.perturbed, *args)
+
+    def scores(self, image, cls, heatmap, perturbed) -> dict:
+        """Deletion and insertion here, then ROAD from ``perturbed`` (see :meth:`road_images`)."""
         predict = self.clf.predict_resized
         kw = dict(steps=self.s["steps"], baseline=self.s["baseline"])
         t = time.perf_counter()
         out = {"deletion": metrics.deletion(image, predict, cls, heatmap, **kw).auc,
                "insertion": metrics.insertion(image, predict, cls, heatmap, **kw).auc}
         t = self._clock("deletion_insertion", t)
-        r = road.road(image, predict, cls, heatmap, self.s["road_percentiles"], self._noise,
-                      stream(self.s["seed"], name, method, "road"))
+        r = road.score(perturbed.result(), predict, cls, self.s["road_percentiles"])
         self._clock("road", t)
         return out | {"road_morf": r.morf, "road_lerf": r.lerf}
 
@@ -75,6 +104,12 @@ class Runner:
         names = [RANDOM] + self.s["methods"]
         todo = [(p, m) for p in self.paths for m in names if (p.name, m) not in done]
         bar = None
+        if self.workers > 0 and todo:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
+                                             initializer=_quiet_worker)
         if progress and todo:
             from tqdm import tqdm
 
@@ -103,6 +138,9 @@ class Runner:
         finally:
             if bar is not None:
                 bar.close()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
         return self.added
 
     def batch(self, method, paths, images, top, prob):
@@ -130,9 +168,10 @@ class Runner:
             self._clock("randomization", t0)
             for i, r in zip(sane, got):
                 rho[i] = float(r)
-        for p, im, c, m, sec, r in zip(paths, ims, cls, maps, seconds, rho):
+        road_jobs = [self.road_images(p.name, method, im, m) for p, im, m in zip(paths, ims, maps)]
+        for p, im, c, m, sec, r, job in zip(paths, ims, cls, maps, seconds, rho, road_jobs):
             row = {"image": p.name, "method": method, "class_index": c, "probability": prob[p.name]}
-            row |= self.scores(p.name, method, im, c, m)
+            row |= self.scores(im, c, m, job)
             row |= {"seconds": sec, "rand_rho": r, "finished": time.time()}
             self.store.add_row(row)
             self.added += 1

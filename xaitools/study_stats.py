@@ -113,15 +113,66 @@ class Summary:
     def not_significant(self, metric=None) -> list[Comparison]:
         return [c for c in self.comparisons if not c.significant and metric in (None, c.metric)]
 
-    def best(self, metric) -> list[str]:
-        """The method with the best mean and every method not significantly different from it."""
+    def compare(self, a, b, metric) -> Comparison:
+        """The paired comparison of methods ``a`` and ``b`` on ``metric`` (in either order)."""
+        for c in self.comparisons:
+            if c.metric == metric and {c.a, c.b} == {a, b}:
+                return c
+        raise KeyError(f"no comparison of {a} and {b} on {metric}")
+
+    def best(self, metric, among=None) -> list[str]:
+        """The method with the best mean and every method not significantly different from it
+        (``among``: only these methods are candidates; the tests stay those of the whole study)."""
         sign = 1 if BETTER[metric] == "lower" else -1
-        have = [m for m in self.methods if np.isfinite(self.means[(m, metric)][0])]
+        have = [m for m in self.methods if np.isfinite(self.means[(m, metric)][0]) and (among is None or m in among)]
         if not have:
             return []
         top = min(have, key=lambda m: sign * self.means[(m, metric)][0])
         tied = {c.b if c.a == top else c.a for c in self.not_significant(metric) if top in (c.a, c.b)}
         return [top] + [m for m in have if m in tied]
+
+    def table(self, metrics=None, methods=None) -> str:
+        """Mean [95 % CI] per method (rows) and metric (columns), narrow enough for a notebook."""
+        metrics = list(metrics or self.metrics)
+        methods = [m for m in (methods or self.methods) if m in self.methods]
+        width = max(len(m) for m in methods) + 1
+        head = f"{'':{width}s}" + "".join(f"{LABELS[k] + (' v' if BETTER[k] == 'lower' else ' ^'):>24s}" for k in metrics)
+        lines = [head]
+        for meth in methods:
+            cells = []
+            for k in metrics:
+                m, lo, hi, n = self.means[(meth, k)]
+                cells.append(f"{'-':>24s}" if not np.isfinite(m) else f"{m:.3f} [{lo:.3f}, {hi:.3f}]".rjust(24))
+            lines.append(f"{meth:{width}s}" + "".join(cells))
+        return "\n".join(lines)
+
+    def plot(self, metrics=None, methods=None, axes=None):
+        """One panel per metric: each method's mean and 95 % CI, the best group in a darker colour.
+        Returns the matplotlib figure."""
+        import matplotlib.pyplot as plt
+
+        metrics = list(metrics or self.metrics)
+        methods = [m for m in (methods or self.methods) if m in self.methods]
+        if axes is None:
+            fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.3 * len(methods) + 1.2),
+                                     sharey=True, squeeze=False)
+            axes = axes[0]
+        fig = axes[0].figure
+        y = np.arange(len(methods))[::-1]
+        for ax, k in zip(axes, metrics):
+            best = set(self.best(k, among=methods))
+            for yi, meth in zip(y, methods):
+                m, lo, hi, _ = self.means[(meth, k)]
+                if np.isfinite(m):
+                    color = "C3" if meth in best else "0.5"
+                    ax.errorbar(m, yi, xerr=[[m - lo], [hi - m]], fmt="o", color=color, capsize=3, ms=4)
+            ax.set_title(LABELS[k] + (" (lower is better)" if BETTER[k] == "lower" else " (higher is better)"),
+                         fontsize=9)
+            ax.grid(axis="x", alpha=0.3)
+        axes[0].set_yticks(y)
+        axes[0].set_yticklabels(methods)
+        fig.tight_layout()
+        return fig
 
     def to_json(self) -> dict:
         """Plain data: means with CIs per method and metric, and the comparisons."""
