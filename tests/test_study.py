@@ -100,6 +100,28 @@ def test_wilcoxon_with_holm_finds_a_clear_paired_difference_and_not_a_null_one()
     np.testing.assert_allclose(study_stats.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
 
 
+def test_summary_names_the_best_group_and_who_beats_the_random_reference():
+    rng = np.random.default_rng(4)
+    base = rng.normal(0.5, 0.1, 30)
+    shift = {"random": 0.2, "good": 0.0, "twin": 0.0, "poor": 0.2}  # deletion: lower is better
+    rows = [{"image": str(i), "method": m, "deletion": base[i] + d + rng.normal(0, 0.01), "insertion": 0.5,
+             "road_morf": None, "road_lerf": None, "seconds": None, "rand_rho": None}
+            for m, d in shift.items() for i in range(30)]
+    s = study_stats.summarize(rows, list(shift), metrics=["deletion", "insertion"], n_resamples=200)
+    assert s.best("deletion") == ["good", "twin"] and s.best("deletion", among=["poor", "twin"]) == ["twin"]
+    text = " ".join(s.verdicts("deletion").split())
+    assert "best good; not significantly different from it: twin" in text
+    assert "significantly better than random: 2 of 3 (not: poor)" in text
+    assert s.compare("twin", "good", "deletion") is s.compare("good", "twin", "deletion")
+    assert "pairs of methods not significantly different: 1 of 3: good~twin" in text
+    assert "insertion AUC (higher is better): best" in s.verdicts("insertion")  # all equal: every pair tied
+    table = s.table(["deletion"], ["good", "poor"], digits=2).splitlines()
+    m, lo, hi, _ = s.means[("good", "deletion")]
+    assert len(table) == 3 and table[1].split() == ["good", f"{m:.2f}", f"[{lo:.2f},", f"{hi:.2f}]"]
+    fig = s.plot(["deletion", "insertion"], ["random", "good"])
+    assert len(fig.axes) == 2 and fig.axes[0].get_yticklabels()[0].get_text() == "random"
+
+
 # -- the runner on a tiny Keras model -----------------------------------------------------------------
 def tiny_model(seed=0):
     import keras

@@ -16,6 +16,7 @@ from itertools import combinations
 
 import numpy as np
 
+RANDOM_NAME = "random"  # the study's reference row (xaitools.study_base.RANDOM)
 # which way is better, and the metric's description
 BETTER = {"deletion": "lower", "insertion": "higher", "road_morf": "lower", "road_lerf": "higher",
           "seconds": "lower", "rand_rho": "lower"}
@@ -131,18 +132,62 @@ class Summary:
         tied = {c.b if c.a == top else c.a for c in self.not_significant(metric) if top in (c.a, c.b)}
         return [top] + [m for m in have if m in tied]
 
-    def table(self, metrics=None, methods=None) -> str:
-        """Mean [95 % CI] per method (rows) and metric (columns), narrow enough for a notebook."""
+    def describe(self) -> str:
+        """Where the numbers come from: model, images, target, seeds and the run(s) that made them."""
+        import datetime
+
+        sett, model, runs = self.meta.get("settings") or {}, self.meta.get("model") or {}, self.meta.get("runs") or []
+        n_img = max((v[3] for (m, k), v in self.means.items() if k == "deletion"), default=0)
+        lines = [f"model {model.get('name', '?')} ({len(model.get('classes') or [])} classes), {n_img} images, "
+                 f"each explained for the model's top class; seed {sett.get('seed')}",
+                 f"deletion/insertion: {sett.get('steps')} steps, {sett.get('baseline')} baseline; ROAD at percentiles "
+                 f"{', '.join(f'{p:g}' for p in sett.get('road_percentiles', []))}; randomization on the first "
+                 f"{sett.get('sanity_images')} images ({sett.get('sanity_seeds')} seeds for seeded methods)"]
+        wall = sum(r.get("wall_seconds", 0) for r in runs)
+        if runs:
+            day = datetime.datetime.fromtimestamp(runs[0]["started"], datetime.timezone.utc).strftime("%Y-%m-%d")
+            v = runs[-1].get("versions", {})
+            tf = v.get("tensorflow") or v.get("tensorflow-cpu")
+            lines.append(f"run {day}, {wall / 60:.0f} min wall in {len(runs)} run(s); xaitools {v.get('xaitools')}, "
+                         f"TensorFlow {tf}, Keras {v.get('keras')}")
+        return "\n".join(lines)
+
+    def verdicts(self, metric, methods=None, width=76) -> str:
+        """The paired comparisons of one metric in words: the best group, who beats the random
+        reference, and the pairs that do not differ significantly (Holm-corrected)."""
+        methods = [m for m in (methods or self.methods) if m in self.methods]
+        best = self.best(metric, among=methods)
+        ref = RANDOM_NAME if RANDOM_NAME in methods else None
+        lines = [f"{LABELS[metric]} ({BETTER[metric]} is better): best {best[0] if best else '-'}"
+                 + (f"; not significantly different from it: {', '.join(best[1:])}" if best[1:] else "")]
+        if ref is not None and metric != "rand_rho":
+            beat = [m for m in methods if m != ref and self.compare(m, ref, metric).better == m]
+            lines.append(f"  significantly better than random: {len(beat)} of {len(methods) - 1}"
+                         + (f" (not: {', '.join(m for m in methods if m not in beat and m != ref)})"
+                            if len(beat) < len(methods) - 1 else ""))
+        pairs = [c for c in self.comparisons if c.metric == metric and c.a in methods and c.b in methods
+                 and ref not in (c.a, c.b)]
+        ns = [c for c in pairs if not c.significant]
+        lines.append(f"  pairs of methods not significantly different: {len(ns)} of {len(pairs)}"
+                     + (": " + ", ".join(f"{c.a}~{c.b}" for c in ns) if 0 < len(ns) <= 12 else ""))
+        import textwrap
+
+        return "\n".join(textwrap.fill(line, width, subsequent_indent=" " * (4 if line.startswith(" ") else 2))
+                         for line in lines)
+
+    def table(self, metrics=None, methods=None, digits=3) -> str:
+        """Mean [95 % CI] per method (rows) and metric (columns), ``digits`` after the point."""
         metrics = list(metrics or self.metrics)
         methods = [m for m in (methods or self.methods) if m in self.methods]
-        width = max(len(m) for m in methods) + 1
-        head = f"{'':{width}s}" + "".join(f"{LABELS[k] + (' v' if BETTER[k] == 'lower' else ' ^'):>24s}" for k in metrics)
+        width, cell = max(len(m) for m in methods) + 1, 3 * digits + 15
+        head = f"{'':{width}s}" + "".join(f"{LABELS[k] + (' v' if BETTER[k] == 'lower' else ' ^'):>{cell}s}" for k in metrics)
         lines = [head]
         for meth in methods:
             cells = []
             for k in metrics:
                 m, lo, hi, n = self.means[(meth, k)]
-                cells.append(f"{'-':>24s}" if not np.isfinite(m) else f"{m:.3f} [{lo:.3f}, {hi:.3f}]".rjust(24))
+                text = f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+                cells.append(f"{'-':>{cell}s}" if not np.isfinite(m) else text.rjust(cell))
             lines.append(f"{meth:{width}s}" + "".join(cells))
         return "\n".join(lines)
 
