@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     rd, rdc = [], []
     for h in (heat, rmap):
         t, c = time.perf_counter(), time.process_time()
-        road.road(ims[0], predict, cls[0], h, pct, noise=road.noise_for(clf), rng=0)
+        road.road(ims[0], predict, cls[0], h, pct, noise=road.noise_for(clf), seed=0)
         rd.append(time.perf_counter() - t)
         rdc.append(time.process_time() - c)
     print(f"{'metrics':12s} deletion+insertion {di:.2f} s wall {dic:.2f} CPU; ROAD ({2 * len(pct)} imputations) {rd[0]:.2f} s wall"

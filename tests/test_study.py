@@ -19,7 +19,7 @@ def test_imputation_is_exact_on_a_linear_image_and_keeps_the_known_pixels():
     keep[5:15, 3:20] = False
     out = road.impute(image, keep)
     np.testing.assert_allclose(out, image, atol=1e-6)  # the weighted neighbour mean of a plane is the plane
-    noisy = road.impute(image, keep, noise=0.1, rng=0)
+    noisy = road.impute(image, keep, noise=0.1, seed=0)
     np.testing.assert_array_equal(noisy[keep], out[keep].astype(np.float32))
     assert 0.05 < np.std(noisy[~keep] - image[~keep]) < 0.15
 
@@ -62,8 +62,8 @@ def test_road_morf_drops_more_for_the_right_map_and_lerf_the_opposite():
     right = np.where(region, 1.0, 0.0) + 0.01 * np.random.default_rng(0).random(region.shape)
     inverted = 1.0 - right
     assert texture_model(image[None])[0, 0] > 0.9
-    good = road.road(image, texture_model, 0, right, noise=0.005, rng=0)
-    bad = road.road(image, texture_model, 0, inverted, noise=0.005, rng=0)
+    good = road.road(image, texture_model, 0, right, noise=0.005, seed=0)
+    bad = road.road(image, texture_model, 0, inverted, noise=0.005, seed=0)
     assert good.morf < bad.morf - 0.3  # removing the texture first: a large drop
     assert good.lerf > bad.lerf + 0.3  # removing the flat background first: almost none
     assert good.combined > bad.combined

@@ -44,7 +44,7 @@ NEIGHBOURS = tuple(((dy, dx), 1 / 6 if dy == 0 or dx == 0 else 1 / 12)
                    for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 
 
-def impute(image, keep, noise=0.0, rng=None) -> np.ndarray:
+def impute(image, keep, noise=0.0, seed=None) -> np.ndarray:
     """Noisy linear imputation of the pixels where ``keep`` is False.
 
     Args:
@@ -52,7 +52,7 @@ def impute(image, keep, noise=0.0, rng=None) -> np.ndarray:
         keep: (H, W) bool, True = a known pixel (kept as is).
         noise: standard deviation of the Gaussian noise added to the imputed values: a number or one
             per channel (C,).
-        rng: a seed or ``np.random.Generator`` for the noise.
+        seed: an int or ``np.random.Generator`` for the noise.
     Returns:
         (H, W, C) float32: known pixels unchanged, removed ones the solution of
         ``x_i = sum_j w_j x_j / sum_j w_j`` over the in-image neighbours j, plus noise.
@@ -98,7 +98,7 @@ def impute(image, keep, noise=0.0, rng=None) -> np.ndarray:
         values = _solve(A, rhs)
     noise = np.broadcast_to(np.asarray(noise, dtype=np.float64), (c,))
     if np.any(noise > 0):
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         values = values + rng.standard_normal(values.shape) * noise
     out.reshape(-1, c)[missing] = values
     return out.astype(np.float32)
@@ -122,10 +122,10 @@ def _solve(A, rhs) -> np.ndarray:
         return np.column_stack([ml.solve(rhs[:, j], tol=1e-8, accel="cg", maxiter=500) for j in range(c)])
 
 
-def _clipped(image, keep, noise, rng) -> np.ndarray:
+def _clipped(image, keep, noise, seed) -> np.ndarray:
     # xaitools' classifiers take [0, 1] images: the noise is clipped at the range's ends (a deviation
     # from pytorch-grad-cam, which does not clip; it only touches imputed pixels near 0 or 1)
-    return np.clip(impute(image, keep, noise, rng), 0.0, 1.0)
+    return np.clip(impute(image, keep, noise, seed), 0.0, 1.0)
 
 
 def keep_mask(heatmap, percentile: float, order: str = "morf") -> np.ndarray:
@@ -155,11 +155,11 @@ class RoadResult:
         return (self.lerf - self.morf) / 2
 
 
-def perturbed(image, heatmap, percentiles: Sequence[float] = PERCENTILES, noise=0.0, rng=None) -> np.ndarray:
+def perturbed(image, heatmap, percentiles: Sequence[float] = PERCENTILES, noise=0.0, seed=None) -> np.ndarray:
     """The images ROAD scores: ``(1 + 2 * len(percentiles), H, W, C)`` float32: the image itself, then
     MoRF at each percentile, then LeRF at each (noisy linear imputation, clipped to [0, 1]).
 
-    ``image``, ``heatmap``, ``noise`` and ``rng`` as in :func:`road` (the noise is drawn in this
+    ``image``, ``heatmap``, ``noise`` and ``seed`` as in :func:`road` (the noise is drawn in this
     order from one stream). Pure NumPy/SciPy: it can run in another process.
     """
     img = np.asarray(image, dtype=np.float32)
@@ -168,7 +168,7 @@ def perturbed(image, heatmap, percentiles: Sequence[float] = PERCENTILES, noise=
         from xaitools.viz import resize_map
 
         m = resize_map(m, img.shape[:2])
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     batch = [img]
     for order in ("morf", "lerf"):
         for p in percentiles:
@@ -186,7 +186,7 @@ def score(batch, predict_fn: Callable[[np.ndarray], np.ndarray], target: int,
 
 
 def road(image, predict_fn: Callable[[np.ndarray], np.ndarray], target: int, heatmap,
-         percentiles: Sequence[float] = PERCENTILES, noise=0.0, rng=None) -> RoadResult:
+         percentiles: Sequence[float] = PERCENTILES, noise=0.0, seed=None) -> RoadResult:
     """ROAD MoRF and LeRF averaged over ``percentiles`` (pytorch-grad-cam's ``...Average`` classes).
 
     Args:
@@ -195,11 +195,11 @@ def road(image, predict_fn: Callable[[np.ndarray], np.ndarray], target: int, hea
         target: the class scored.
         heatmap: (H, W) map in [0, 1] (resized to the image's size if it differs).
         noise: imputation noise in [0, 1] units, a number or one per channel (see :func:`noise_for`).
-        rng: seed or Generator for the noise (one stream for all imputations of this call).
+        seed: an int or Generator for the noise (one stream for all imputations of this call).
     Returns:
         :class:`RoadResult`: :func:`score` of :func:`perturbed`.
     """
-    return score(perturbed(image, heatmap, percentiles, noise, rng), predict_fn, target, percentiles)
+    return score(perturbed(image, heatmap, percentiles, noise, seed), predict_fn, target, percentiles)
 
 
 def noise_for(model, noise: float = NOISE) -> np.ndarray:
