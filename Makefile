@@ -90,8 +90,8 @@ check-jupyter: $(STAMP)
 # dog_breeds on the validation dog photos; the CAM chapter's cats-vs-dogs model (trained once by
 # tools/study_data.py, as notebooks/own_model.ipynb trains it) on validation cats and dogs.
 # The methods run with the beyond chapter's settings (the chapters read this study); ROAD at three
-# percentiles and the randomization check on 20 images with 2 seeds keep both studies under an hour
-# on a 2-core CPU (benchmarks/study_timing.py measures the parts; README "A study over many images").
+# percentiles, the randomization check on 20 images with 2 seeds (README "A study over many images"
+# gives the wall time and what dominates it; benchmarks/study_timing.py measures the parts).
 STUDY         ?= study
 STUDY_IMAGES  ?= 100
 STUDY_METHODS ?= lime,cam,gradcam,saliency,smoothgrad,ig,gradcam++,layercam,scorecam,eigencam,occlusion,rise

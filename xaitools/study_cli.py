@@ -80,6 +80,11 @@ def cmd_study(args) -> int:
     prepare(args.folder, args.methods, args.images, args.out, kw["options"], spec,
             **{k: v for k, v in kw.items() if k != "options"})  # every check before TensorFlow
     cli_checks.import_tensorflow()  # TensorFlow's C++ start-up notices kept off the terminal
+    import tensorflow as tf
+
+    # this command's own process: every method is built anew per batch and for the randomized
+    # network, so TensorFlow warns that it retraces its functions; expected here, not about the input
+    tf.get_logger().setLevel("ERROR")
     t0 = time.time()
     run(args.folder, args.model, args.methods, args.images, args.out, preprocess=args.preprocess,
         class_names=args.classes_file, progress=not args.quiet, command=" ".join(sys.argv), workers=args.workers, **kw)

@@ -191,31 +191,36 @@ class Summary:
             lines.append(f"{meth:{width}s}" + "".join(cells))
         return "\n".join(lines)
 
-    def plot(self, metrics=None, methods=None, axes=None):
-        """One panel per metric: each method's mean and 95 % CI, the best group in a darker colour.
-        Returns the matplotlib figure."""
+    def plot(self, metrics=None, methods=None, ncols=3):
+        """One panel per metric (``ncols`` to a row): each method's mean and 95 % CI, the best
+        method and those not significantly different from it in red. Returns the figure."""
         import matplotlib.pyplot as plt
 
         metrics = list(metrics or self.metrics)
         methods = [m for m in (methods or self.methods) if m in self.methods]
-        if axes is None:
-            fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.3 * len(methods) + 1.2),
-                                     sharey=True, squeeze=False)
-            axes = axes[0]
-        fig = axes[0].figure
+        ncols = min(ncols, len(metrics))
+        nrows = -(-len(metrics) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, (0.25 * len(methods) + 0.9) * nrows),
+                                 squeeze=False)
         y = np.arange(len(methods))[::-1]
-        for ax, k in zip(axes, metrics):
+        for i, ax in enumerate(axes.ravel()):
+            if i >= len(metrics):
+                ax.set_visible(False)
+                continue
+            k = metrics[i]
             best = set(self.best(k, among=methods))
             for yi, meth in zip(y, methods):
                 m, lo, hi, _ = self.means[(meth, k)]
                 if np.isfinite(m):
-                    color = "C3" if meth in best else "0.5"
+                    color = "C3" if meth in best else "0.45"
                     ax.errorbar(m, yi, xerr=[[m - lo], [hi - m]], fmt="o", color=color, capsize=3, ms=4)
             ax.set_title(LABELS[k] + (" (lower is better)" if BETTER[k] == "lower" else " (higher is better)"),
                          fontsize=9)
+            ax.set_ylim(-0.7, len(methods) - 0.3)
+            ax.set_yticks(y)
+            ax.set_yticklabels(methods if i % ncols == 0 else [], fontsize=8)
+            ax.tick_params(axis="x", labelsize=8)
             ax.grid(axis="x", alpha=0.3)
-        axes[0].set_yticks(y)
-        axes[0].set_yticklabels(methods)
         fig.tight_layout()
         return fig
 
