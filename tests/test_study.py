@@ -214,7 +214,8 @@ def test_rows_do_not_depend_on_roads_worker_processes(folder, tmp_path):
         out = tmp_path / f"w{workers}.sqlite"
         study.run(folder, tiny_model(0), ["gradcam"], images=2, out=out, preprocess="unit", workers=workers, **FAST)
         got.append({(r["image"], r["method"]): (r["road_morf"], r["road_lerf"], r["deletion"]) for r in study.Store(out).rows()})
-        assert study.Store(out).get("runs")[-1]["workers"] == workers
+        run = study.Store(out).get("runs")[-1]
+        assert run["workers"] == workers and run["cpu_seconds"] > 0
     assert len(got[0]) == 4 and got[0] == got[1]
     assert len({v[0] for v in got[0].values()}) > 1  # not all the same number
 

@@ -249,17 +249,26 @@ def run(folder, model, methods, images=100, out="study.sqlite", seed=DEFAULT_SEE
 
     clf = api.as_classifier(model, preprocess, class_names)
     store.claim("model", model_identity(clf), "another model")
-    started = time.time()
+    started, cpu0 = time.time(), _cpu_seconds()
     runner = Runner(clf, sett, store, paths, hashes, workers=workers)
     try:
         runner.go(progress)
     finally:
         runs = store.get("runs", [])
         runs.append({"command": command, "started": started, "wall_seconds": round(time.time() - started, 1),
+                     "cpu_seconds": round(_cpu_seconds() - cpu0, 1),
                      "rows_added": runner.added, "images": len(paths), "workers": workers, "versions": versions(),
                      "seconds_by_part": {k: round(v, 1) for k, v in runner.timing.items()}})
         store.put("runs", runs)
     return Path(store.path)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (ROAD's workers), all threads."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def summary(path, **kwargs):

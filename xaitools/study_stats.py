@@ -148,7 +148,9 @@ class Summary:
             day = datetime.datetime.fromtimestamp(runs[0]["started"], datetime.timezone.utc).strftime("%Y-%m-%d")
             v = runs[-1].get("versions", {})
             tf = v.get("tensorflow") or v.get("tensorflow-cpu")
-            lines.append(f"run {day}, {wall / 60:.0f} min wall in {len(runs)} run(s); xaitools {v.get('xaitools')}, "
+            cpu = (f" ({sum(r['cpu_seconds'] for r in runs) / 60:.0f} min CPU)"
+                   if all("cpu_seconds" in r for r in runs) else "")
+            lines.append(f"run {day}, {wall / 60:.0f} min wall{cpu} in {len(runs)} run(s); xaitools {v.get('xaitools')}, "
                          f"TensorFlow {tf}, Keras {v.get('keras')}")
         return "\n".join(lines)
 
