@@ -87,7 +87,9 @@ def cmd_study(args) -> int:
     tf.get_logger().setLevel("ERROR")
     t0 = time.time()
     run(args.folder, args.model, args.methods, args.images, args.out, preprocess=args.preprocess,
-        class_names=args.classes_file, progress=not args.quiet, command=" ".join(sys.argv), workers=args.workers, **kw)
+        class_names=args.classes_file, progress=not args.quiet, workers=args.workers,
+        command=" ".join(["python -m xaitools" if sys.argv[0].endswith("__main__.py") else sys.argv[0]] + sys.argv[1:]),
+        **kw)
     print(f"{args.out}: done in {time.time() - t0:.0f} s; python -m xaitools study-summary {args.out}")
     return 0
 
@@ -97,6 +99,8 @@ def cmd_summary(args) -> int:
     if args.json:
         print(json.dumps(s.to_json(), indent=1))
     else:
+        for run in s.meta.get("runs", []):
+            print(f"made by: {run.get('command')}")
         print(s)
     return 0
 

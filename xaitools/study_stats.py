@@ -237,15 +237,8 @@ class Summary:
                 "best": {k: self.best(k) for k in self.metrics}, "meta": self.meta}
 
     def __str__(self) -> str:
-        lines = []
-        settings = self.meta.get("settings") or {}
-        model = self.meta.get("model") or {}
-        n_img = max((v[3] for v in self.means.values()), default=0)
-        lines.append(f"study: model {model.get('name', '?')}, {n_img} images, target = the model's top class; "
-                     f"95 % bootstrap CIs (BCa); paired Wilcoxon, Holm-corrected per metric, alpha {self.alpha}")
-        if settings:
-            lines.append(f"randomization check on the first {settings.get('sanity_images')} images "
-                         f"({settings.get('sanity_seeds')} seeds for seeded methods)")
+        lines = [self.describe(), f"means with 95 % bootstrap CIs (BCa); paired Wilcoxon tests, Holm-corrected per "
+                                  f"metric, alpha {self.alpha}"]
         head = f"{'method':12s}" + "".join(f"{LABELS[m] + (' v' if BETTER[m] == 'lower' else ' ^'):>25s}" for m in self.metrics)
         lines += [head, "-" * len(head)]
         for meth in self.methods:
