@@ -159,10 +159,10 @@ class Summary:
         reference, and the pairs that do not differ significantly (Holm-corrected)."""
         methods = [m for m in (methods or self.methods) if m in self.methods]
         best = self.best(metric, among=methods)
-        ref = RANDOM_NAME if RANDOM_NAME in methods else None
+        ref = RANDOM_NAME if RANDOM_NAME in methods and np.isfinite(self.means[(RANDOM_NAME, metric)][0]) else None
         lines = [f"{LABELS[metric]} ({BETTER[metric]} is better): best {best[0] if best else '-'}"
                  + (f"; not significantly different from it: {', '.join(best[1:])}" if best[1:] else "")]
-        if ref is not None and metric != "rand_rho":
+        if ref is not None:
             beat = [m for m in methods if m != ref and self.compare(m, ref, metric).better == m]
             lines.append(f"  significantly better than random: {len(beat)} of {len(methods) - 1}"
                          + (f" (not: {', '.join(m for m in methods if m not in beat and m != ref)})"
