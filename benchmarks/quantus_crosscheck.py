@@ -2,8 +2,9 @@
 
     XAITOOLS_MIRROR=... python benchmarks/quantus_crosscheck.py [N_IMAGES] [--methods a,b,c] [--json FILE]
 
-Test dependency only: ``pip install -r requirements-quantus.txt``. Not part of ``make test`` (slow:
-Quantus' ROAD builds its sparse systems with ``lil_matrix``).
+Test dependency only: ``make install`` installs it (``pip install --no-deps -r requirements-quantus.txt``).
+Not part of ``make test`` (slow: Quantus' ROAD builds its sparse systems with ``lil_matrix``);
+``tests/test_quantus.py`` is the fast comparison that is.
 
 On the first N dog photos (dog_breeds, target = the top class) and a few cheap methods plus a random
 map, it computes per image:
