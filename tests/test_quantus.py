@@ -190,7 +190,7 @@ def test_road_noise_has_quantus_scale_in_the_network_input(setup):
     percentiles = [100 - p / 3 for p in PERCENT]
     ours_clean = s["clf"].preprocess(road.perturbed(s["images"][i], m[i], percentiles, noise=0.0))
     noise = road.noise_for(s["clf"])  # 0.01 in the network's input, in [0, 1] units
-    ours_noisy = s["clf"].preprocess(road.perturbed(s["images"][i], m[i], percentiles, noise=noise, rng=0))
+    ours_noisy = s["clf"].preprocess(road.perturbed(s["images"][i], m[i], percentiles, noise=noise, seed=0))
     theirs, ours = [], []
     for k, (pixels, out) in enumerate(clean):
         rows, cols = np.divmod(pixels, S)
