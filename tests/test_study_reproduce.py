@@ -44,10 +44,10 @@ def subset_folder(tmp_path, hashes):
     return folder
 
 
-def rerun(tmp_path, settings, folder, seed=None):
+def rerun(tmp_path, settings, folder, seed=None, methods=METHODS):
     out = tmp_path / f"subset-{seed}.sqlite"
-    study.run(folder, "dog_breeds", METHODS, images=IMAGES, out=out, seed=settings["seed"] if seed is None else seed,
-              options={m: settings["options"][m] for m in METHODS}, steps=settings["steps"],
+    study.run(folder, "dog_breeds", methods, images=IMAGES, out=out, seed=settings["seed"] if seed is None else seed,
+              options={m: settings["options"][m] for m in methods}, steps=settings["steps"],
               baseline=settings["baseline"], percentiles=settings["road_percentiles"],
               road_noise=settings["road_noise"], sanity_images=min(settings["sanity_images"], IMAGES),
               sanity_seeds=settings["sanity_seeds"], batch_size=settings["batch_size"], progress=False)
@@ -73,6 +73,6 @@ def test_a_subset_of_the_committed_study_reproduces_its_rows(tmp_path):
     got = rerun(tmp_path, settings, folder)
     assert len(got) == IMAGES * (len(METHODS) + 1)  # + the random reference
     assert differences(got, want) == []
-    # the comparison can fail: another seed (other random maps, noise, randomized weights) does
-    other = rerun(tmp_path, settings, folder, seed=settings["seed"] + 1)
-    assert len(differences(other, want)) > 5
+    # the comparison can fail: another study seed (other random maps, ROAD noise, randomized weights)
+    other = rerun(tmp_path, settings, folder, seed=settings["seed"] + 1, methods=["gradcam"])
+    assert len(differences(other, want)) > 3
