@@ -132,8 +132,9 @@ class Summary:
         tied = {c.b if c.a == top else c.a for c in self.not_significant(metric) if top in (c.a, c.b)}
         return [top] + [m for m in have if m in tied]
 
-    def describe(self) -> str:
-        """Where the numbers come from: model, images, target, seeds and the run(s) that made them."""
+    def describe(self, width=76) -> str:
+        """Where the numbers come from: model, images, target, seeds and the run(s) that made them,
+        in lines of at most ``width`` characters."""
         import datetime
 
         sett, model, runs = self.meta.get("settings") or {}, self.meta.get("model") or {}, self.meta.get("runs") or []
@@ -152,7 +153,9 @@ class Summary:
                    if all("cpu_seconds" in r for r in runs) else "")
             lines.append(f"run {day}, {wall / 60:.0f} min wall{cpu} in {len(runs)} run(s); xaitools {v.get('xaitools')}, "
                          f"TensorFlow {tf}, Keras {v.get('keras')}")
-        return "\n".join(lines)
+        import textwrap
+
+        return "\n".join(textwrap.fill(line, width, subsequent_indent="  ") for line in lines)
 
     def verdicts(self, metric, methods=None, width=76) -> str:
         """The paired comparisons of one metric in words: the best group, who beats the random
