@@ -316,3 +316,11 @@ def test_cam_logger_rescales_each_image_for_display_and_fast_fit_needs_a_frozen_
     model.layers[1].trainable = True  # the first layer of the (flattened) base
     with pytest.raises(ValueError, match="frozen"):
         cam.fit(model, x, np.array([0, 1]), "r1", epochs=1)
+
+
+def test_the_old_module_name_cam_training_keeps_the_same_objects():
+    """``xaitools.cam_training`` (the CAM chapter's old module) re-exports cam's own objects."""
+    from xaitools import cam_training
+
+    for name in cam_training.__all__:
+        assert getattr(cam_training, name) is getattr(cam, name), name

@@ -300,3 +300,14 @@ def test_the_registry_lime_used_by_the_cli_takes_the_superposition(dog_model, mo
     result = xaitools.explain(dog_model, [img], method="lime", samples=20)[0]
     assert result.method == "lime" and result.map.shape == (123, 201)
     assert result.map.max() == 1.0  # a superpixel with a positive coefficient, scaled to 1
+
+
+def test_the_old_module_name_superposition_keeps_the_same_objects():
+    """``xaitools.superposition`` (LIME's step 2 by superposition, old name) re-exports the core's objects."""
+    from xaitools import superposition
+    from xaitools.core import checks
+    from xaitools.core import superposition as core
+
+    assert superposition.Superposition is core.Superposition
+    assert superposition.predict_superposed is core.predict_superposed
+    assert superposition.check_hide_color is checks.check_hide_color
