@@ -40,16 +40,27 @@ def lime_maps(model, images, classes, layer, samples=150, hide_color=0.5, kernel
     """LIME per image at the text's working size (299x299), mapped back to each image (nearest).
 
     ``lime.explain`` gets the ImageClassifier itself, so it perturbs in the network's input space.
+    The superpixels of all images are found first, in threads (quickshift runs without Python's
+    lock: two images at once on two cores); the same labels as one image at a time.
     """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     from skimage.transform import resize
 
     from xaitools import lime
 
+    images = as_image_list(images)
+    smalls = [resize(im, LIME_SIZE).astype(np.float32) if im.shape[:2] != LIME_SIZE else im for im in images]
+    if len(smalls) > 1:
+        with ThreadPoolExecutor(min(len(smalls), os.cpu_count() or 1)) as pool:
+            segments = list(pool.map(lime.segment, smalls))
+    else:
+        segments = [lime.segment(im) for im in smalls]
     out = []
-    for image, c in zip(as_image_list(images), classes):
-        small = resize(image, LIME_SIZE).astype(np.float32) if image.shape[:2] != LIME_SIZE else image
+    for image, small, seg, c in zip(images, smalls, segments, classes):
         exp = lime.explain(small, model, classes=int(c), samples=samples, hide_color=hide_color,
-                           kernel_width=kernel_width, seed=seed)
+                           kernel_width=kernel_width, superpixels=seg, seed=seed)
         out.append(to_image_sizes(exp.map()[np.newaxis], [image], nearest=True)[0])
     return out
 

@@ -5,11 +5,12 @@ the *shape* of the hole rather than to the missing evidence, and the hole's shap
 ranking. ROAD fills the removed pixels by **noisy linear imputation**: each removed pixel becomes the
 weighted mean of its 8 neighbours (weight 1/6 for the four direct, 1/12 for the four diagonal
 neighbours; neighbours outside the image are left out), solved jointly for all removed pixels as one
-sparse linear system per image, plus a little Gaussian noise. Small systems are solved directly
-(SuperLU, as pytorch-grad-cam does); larger ones (more than ``DIRECT_MAX`` removed pixels) by
-algebraic multigrid (pyamg's Ruge-Stuben solver with conjugate gradients, relative residual
-``1e-8``): the same solution to about 1e-6, two to four times faster at 160 x 160 pixels
-(``benchmarks/study_timing.py``), which is what a study of many maps spends its time on.
+sparse linear system per image, plus a little Gaussian noise. pytorch-grad-cam solves it with SciPy's
+sparse LU (SuperLU); here it is solved by banded Cholesky (LAPACK ``pbsv`` through
+``scipy.linalg.solveh_banded``): numbered row by row, each removed pixel's neighbours lie within one
+image row of it, so the symmetric positive definite matrix is a band at most ``W + 1`` wide. The
+solution is SuperLU's to about 1e-14, in about half its time at 160 x 160 pixels
+(``benchmarks/road_solvers.py``), which is what a study of many maps spends its time on.
 
 pytorch-grad-cam's definitions (``pytorch_grad_cam.metrics.road``), followed here:
 
@@ -37,7 +38,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
-DIRECT_MAX = 4096  # removed pixels up to which the system is solved directly
 NOISE = 0.01  # pytorch-grad-cam's NoisyLinearImputer(noise=0.01), in the network's input space
 # (dy, dx) -> weight: direct neighbours 1/6, diagonal ones 1/12 (they sum to 1)
 NEIGHBOURS = tuple(((dy, dx), 1 / 6 if dy == 0 or dx == 0 else 1 / 12)
@@ -106,20 +106,21 @@ def impute(image, keep, noise=0.0, seed=None) -> np.ndarray:
 
 def _solve(A, rhs) -> np.ndarray:
     """x with A x = rhs, (n, c): A is symmetric positive definite (a weighted graph Laplacian of the
-    removed pixels, plus the weights of their known neighbours on the diagonal)."""
-    n, c = rhs.shape
-    if n <= DIRECT_MAX:
-        from scipy.sparse.linalg import spsolve
-
-        return np.asarray(spsolve(A.tocsc(), rhs)).reshape(n, c)
-    import pyamg
+    removed pixels, plus the weights of their known neighbours on the diagonal) and banded (unknowns
+    numbered row by row). One Cholesky factorisation for all c channels."""
+    from scipy.linalg import solveh_banded
     from threadpoolctl import threadpool_limits
 
-    # many small vector operations: BLAS threads cost more than they bring (ten times more on a
-    # busy 2-core machine); limited for this call only
+    upper = A.tocoo()
+    on = upper.col >= upper.row
+    rows, cols = upper.row[on], upper.col[on]
+    u = int((cols - rows).max())
+    ab = np.zeros((u + 1, A.shape[0]))  # LAPACK's upper band storage: ab[u + i - j, j] = A[i, j]
+    ab[u + rows - cols, cols] = upper.data[on]
+    # one core: ROAD's imputations often run in worker processes beside the network (limited for
+    # this call only)
     with threadpool_limits(limits=1, user_api="blas"):
-        ml = pyamg.ruge_stuben_solver(A)  # one hierarchy, three channels
-        return np.column_stack([ml.solve(rhs[:, j], tol=1e-8, accel="cg", maxiter=500) for j in range(c)])
+        return solveh_banded(ab, rhs, check_finite=False).reshape(rhs.shape)
 
 
 def _clipped(image, keep, noise, seed) -> np.ndarray:
@@ -212,4 +213,4 @@ def noise_for(model, noise: float = NOISE) -> np.ndarray:
     return (float(noise) / scale).astype(np.float64)
 
 
-__all__ = ["PERCENTILES", "NOISE", "DIRECT_MAX", "NEIGHBOURS", "impute", "keep_mask", "RoadResult", "perturbed", "score", "road", "noise_for"]
+__all__ = ["PERCENTILES", "NOISE", "NEIGHBOURS", "impute", "keep_mask", "RoadResult", "perturbed", "score", "road", "noise_for"]

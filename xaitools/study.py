@@ -190,7 +190,7 @@ def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("xaitools", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scipy", "pyamg"):
+    for pkg in ("xaitools", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scipy"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
