@@ -152,3 +152,81 @@ def test_import_xaitools_imports_no_tensorflow_and_exports_explain_lazily():
     assert out.stdout.strip() == "False", out.stderr
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         xaitools.nope  # noqa: B018
+
+
+def test_dir_of_the_package_lists_its_lazy_names():
+    """``dir(xaitools)`` (tab completion) shows ``explain`` and ``load_model``, imported on first use."""
+    names = dir(xaitools)
+    assert {"explain", "load_model", "seed_everything", "DEFAULT_SEED"} <= set(names) and names == sorted(names)
+
+
+def test_a_flag_that_another_method_takes_with_another_type_is_refused():
+    """One flag, one meaning on the command line: ``--steps`` is ig's integer, so a method whose
+    ``steps`` is a string must give it another flag."""
+
+    def fn(model, resized, classes, steps="fast"):
+        return resized.mean(axis=-1)
+
+    with pytest.raises(ValueError, match=r"flag --steps means str .* for ig; give one of them cli="):
+        methods.register("stepper", methods.map_method(fn), options={"steps": "fast"})
+    assert "stepper" not in methods.METHODS
+    try:
+        mode = methods.Option("steps", "fast", cli="--step-mode")
+        assert methods.register("stepper", methods.map_method(fn), options={"steps": mode}).options["steps"].flag == "--step-mode"
+    finally:
+        methods.METHODS.pop("stepper", None)
+
+
+def test_a_pixel_method_called_directly_refuses_a_layer():
+    clf = models.load_model(nested(), preprocess="unit")
+    image = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    saliency = methods.get("saliency")
+    with pytest.raises(ValueError, match="takes no layer"):
+        saliency(clf, [image], [0], layer="inner2")
+    assert saliency(clf, [image], [0])[0].shape == (16, 16)
+
+
+def test_one_path_is_one_image(tmp_path):
+    """``images`` may be one path (str or Path), not only a list of them."""
+    from xaitools import viz
+
+    clf = models.load_model(nested(), preprocess="unit")
+    image = np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
+    viz.save_image(tmp_path / "one.png", image)
+    for path in (str(tmp_path / "one.png"), tmp_path / "one.png"):
+        results = xaitools.explain(clf, path, "gradcam", classes=0)
+        assert len(results) == 1 and results[0].map.shape == (16, 16)
+
+
+def test_an_unknown_layer_lists_the_last_eight_conv_layers():
+    import keras
+
+    convs = [keras.layers.Conv2D(1, 3, padding="same", name=f"c{i}") for i in range(1, 10)]
+    model = keras.Sequential([keras.Input((8, 8, 3)), *convs, keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    clf = models.load_model(model, preprocess="unit")
+    with pytest.raises(ValueError, match=r"feature maps: c2, c3, c4, c5, c6, c7, c8, c9 \(the last 8 of 9\)$"):
+        xaitools.explain(clf, np.zeros((8, 8, 3), np.float32), "gradcam", layer="nope")
+
+
+def test_a_lime_map_goes_back_to_the_image_by_nearest_neighbour(dog_model):
+    """LIME works at 299 x 299; an image of another size gets its 299 map resized by nearest neighbour
+    (each pixel keeps a superpixel's weight, no blend across superpixel borders)."""
+    from skimage.transform import resize
+
+    from xaitools import viz
+
+    image = np.random.default_rng(3).random((60, 90, 3)).astype(np.float32)
+    small = resize(image, methods.LIME_SIZE).astype(np.float32)  # what LIME explains for `image`
+    at_299 = xaitools.explain(dog_model, small, "lime", classes=0, samples=10)[0].map
+    mapped = xaitools.explain(dog_model, image, "lime", classes=0, samples=10)[0].map
+    assert mapped.shape == (60, 90) and mapped.max() == 1 and len(np.unique(at_299)) > 3
+    expected = viz.resize_map(at_299, (60, 90), nearest=True)
+    np.testing.assert_allclose(mapped, expected / expected.max(), atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_a_batch_size_below_one_is_refused(batch_size):
+    clf = models.load_model(nested(), preprocess="unit")
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        xaitools.explain(clf, np.zeros((16, 16, 3), np.float32), "gradcam", batch_size=batch_size)

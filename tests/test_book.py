@@ -37,3 +37,17 @@ def test_sized_picks_the_quick_setting_only_in_the_quick_run(monkeypatch):
     assert book.sized([50, 150], quick=[50]) == [50, 150]
     monkeypatch.setenv("XAI_QUICK", "1")
     assert book.sized([50, 150], quick=[50]) == [50]
+
+
+def test_a_claim_about_the_text_networks_is_accepted_and_checked_only_on_them(monkeypatch, capsys):
+    """``model="imagenet"`` is one of the book's networks: skipped on the default network, checked in
+    the text's mode (``XAI_MODEL=imagenet``)."""
+    monkeypatch.delenv("XAI_MODEL", raising=False)
+    monkeypatch.delenv("XAI_WEIGHTS", raising=False)
+    book.check(False, "the text's map lies on the cat", model="imagenet")
+    assert "not checked here (a claim about imagenet; this run: dog_breeds)" in capsys.readouterr().out
+    monkeypatch.setenv("XAI_MODEL", "imagenet")
+    assert book.setting() == "imagenet"
+    with pytest.raises(book.ClaimError, match="the text's map lies on the cat"):
+        book.check(False, "the text's map lies on the cat", model="imagenet")
+    book.check(True, "the text's map lies on the cat", model="imagenet")

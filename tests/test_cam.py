@@ -324,3 +324,57 @@ def test_the_old_module_name_cam_training_keeps_the_same_objects():
 
     for name in cam_training.__all__:
         assert getattr(cam_training, name) is getattr(cam, name), name
+
+
+def test_seed_everything_makes_runs_repeatable_and_ops_deterministic():
+    """The training runs above rely on it: seeded NumPy and Keras draws, deterministic TensorFlow ops."""
+    import keras
+    import tensorflow as tf
+
+    xaitools.seed_everything(5)
+    first = (np.random.rand(3), keras.random.uniform((3,)).numpy())
+    xaitools.seed_everything(5)
+    second = (np.random.rand(3), keras.random.uniform((3,)).numpy())
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert tf.config.experimental.is_op_determinism_enabled()
+
+
+def test_the_dog_base_preprocess_is_the_dog_models_scaling(dog_base, dog_model, rng):
+    """pretrained_base's ``preprocess``: [0, 1] images at its size -> MobileNetV2's [-1, 1], as the dog model."""
+    base, size, preprocess = dog_base
+    x = rng.rand(2, *size, 3).astype(np.float32)
+    np.testing.assert_allclose(preprocess(x), dog_model.preprocess(x), atol=1e-6)
+    np.testing.assert_allclose(preprocess(np.zeros((1, *size, 3))), -1.0)
+    np.testing.assert_allclose(preprocess(np.ones((1, *size, 3))), 1.0)
+
+
+def test_the_naive_fit_trains_every_trainable_layer():
+    """fast=False is plain model.fit: a base that is not frozen is trained too (fast=True refuses it)."""
+    import keras
+
+    xaitools.seed_everything(3)
+    inp = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(3, 3, name="conv")  # trainable: not a frozen base
+    model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(conv(inp))))
+    before = conv.get_weights()[0].copy()
+    x = np.random.RandomState(0).rand(6, 8, 8, 3).astype(np.float32)
+    y = np.array([0, 1] * 3)
+    history = cam.fit(model, x, y, "conv", epochs=1, batch_size=3, fast=False)
+    assert len(history.history["loss"]) == 1 and not hasattr(history, "features")
+    assert not np.allclose(conv.get_weights()[0], before)
+    with pytest.raises(ValueError, match="frozen"):
+        cam.fit(model, x, y, "conv", epochs=1, batch_size=3, fast=True)
+
+
+def test_cam_logger_logs_display_images_clipped_to_8_bit(monkeypatch):
+    """Display images a little outside [0, 1] are logged clipped to 0..255, not wrapped around."""
+    fake = FakeWandb(run=object())
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    model = cam.CAMmodel(tiny_base())
+    x = np.random.RandomState(7).rand(2, 16, 16, 3).astype(np.float32)
+    display = x * 1.6 - 0.3  # values in [-0.3, 1.3]
+    cam.CAMLogger(x * 2 - 1, "r1", model=model, display=display).on_epoch_end(0)
+    logged = np.stack([img for kind, img in fake.logged[-1]["images"]])
+    np.testing.assert_array_equal(logged, np.uint8(np.round(np.clip(display, 0, 1) * 255)))
+    assert logged.max() == 255 and logged.min() == 0

@@ -160,6 +160,23 @@ def test_eigencam_of_rank_one_activations_is_the_spatial_factor(size):
         np.testing.assert_array_equal(e.compute_maps(x, [0, 0]), e.compute_maps(x, [1, 0]))
 
 
+@pytest.mark.parametrize("size", [6, 2])
+def test_eigencam_of_an_all_zero_activation_is_an_all_zero_map(size):
+    """A black image through a bias-free linear conv: A = 0, no principal direction; its map is 0
+    (not NaN), and the other image of the batch is mapped as usual."""
+    import keras
+
+    inp = keras.Input((size, size, 1))
+    h = keras.layers.Conv2D(5, 1, use_bias=False, name="conv")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h)))
+    model.get_layer("conv").set_weights([np.array([0.5, -1.0, 2.0, 0.1, 0.3], np.float32).reshape(1, 1, 1, 5)])
+    x = np.random.RandomState(1).rand(2, size, size, 1).astype(np.float32)
+    x[0] = 0.0
+    maps = cams.EigenCAM(model, "conv").compute_maps(x)
+    np.testing.assert_array_equal(maps[0], 0.0)
+    np.testing.assert_allclose(maps[1], x[1, ..., 0] / x[1].max(), atol=1e-5)
+
+
 def test_eigencam_weights_are_the_first_right_singular_vector(x10):
     model = gap_model()
     w, A, _ = cams.EigenCAM(model, "conv").get_cam_weights(x10, np.zeros(3, np.int64))

@@ -274,3 +274,25 @@ def test_bool_options_are_flag_and_no_flag():
     parser = cli._parser()
     assert parser.parse_args(["explain", "x", "--normalize-alphas"]).opt_normalize_alphas is True
     assert parser.parse_args(["explain", "x", "--no-normalize-alphas"]).opt_normalize_alphas is False
+
+
+def test_no_command_is_a_one_line_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "required" in err and "--help" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_input_size_below_one_is_refused_before_the_model_is_looked_at(tmp_path, capsys):
+    argv = ["explain", "cat_dog.jpg", "--model", str(tmp_path / "m.keras"), "--preprocess", "unit", "--input-size", "0", "5"]
+    assert cli.main(argv) == 2
+    assert "--input-size must be two positive ints (height width), got 0 5" in capsys.readouterr().err
+
+
+def test_stderr_works_again_after_the_quiet_tensorflow_import():
+    code = ("import sys\nfrom xaitools import cli_checks\ncli_checks.import_tensorflow()\n"
+            "print('tensorflow' in sys.modules)\nprint('written after the import', file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0 and proc.stdout.split() == ["True"], proc.stderr
+    assert proc.stderr.strip().splitlines()[-1:] == ["written after the import"], proc.stderr

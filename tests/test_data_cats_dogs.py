@@ -49,6 +49,14 @@ def test_a_broken_layout_says_what_is_wrong(tmp_path, damage, needle):
     assert "expected" in str(err.value) or "readable" in str(err.value)
 
 
+def test_a_missing_split_is_named_as_the_split(tmp_path):
+    """A whole split missing is reported as that, not as its first missing class folder."""
+    root = make_layout(tmp_path / data.CATS_DOGS)
+    shutil.rmtree(root / "validation")
+    with pytest.raises(data.DatasetError, match=r"^the 'validation' split is missing: no folder"):
+        data.check_cats_and_dogs(root)
+
+
 def test_the_mirror_folder_is_used_and_loaded_with_keras(tmp_path, monkeypatch):
     make_layout(tmp_path / data.CATS_DOGS, n=3)
     monkeypatch.setenv(data.MIRROR_ENV, str(tmp_path))

@@ -202,3 +202,8 @@ def test_gradcam_of_the_probability_differentiates_the_softmax_output(x12):
     for i, c in enumerate([0, 1, 3]):
         np.testing.assert_allclose(probability[i], texts_gradcam(model, "conv2", x12[i], c), atol=1e-5)
     assert np.abs(probability - logit).max() > 0.05
+
+
+def test_upsample_of_no_maps_is_no_maps():
+    assert gradcam.upsample(np.zeros((0, 5, 5)), (10, 12)).shape == (0, 10, 12)
+    assert gradcam.upsample(np.zeros((3, 5, 5)), (10, 12)).shape == (3, 10, 12)

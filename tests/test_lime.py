@@ -44,6 +44,14 @@ def test_hide_color_fills_the_switched_off_superpixels():
     assert np.all(out[seg == 1] == 0.5) and np.all(out[seg != 1] == 0.9)
 
 
+def test_only_one_rgb_image_is_taken():
+    """An RGBA image or a batch of one is refused with the shape LIME wants, not explained as if RGB."""
+    seg = grid_segments()
+    for bad in (np.zeros((24, 24, 4)), np.zeros((1, 24, 24, 3))):
+        with pytest.raises(ValueError, match=r"one RGB image of shape \(H, W, 3\)"):
+            lime.perturb_images(bad, np.ones((1, 9)), seg)
+
+
 class OneSuperpixelModel:
     """Probability of class 1 = mean brightness of superpixel `k`; class 0 = the rest."""
 

@@ -147,6 +147,14 @@ def test_input_without_fixed_size_needs_input_size():
         models.load_model(_nested(), preprocess="unit", input_size=(30, 30))
 
 
+@pytest.mark.parametrize("bad", ["big", (20,), (20, 28, 3), 20])
+def test_an_input_size_that_is_not_a_height_and_a_width_is_a_clear_error(bad):
+    x = keras.Input((None, None, 3))
+    model = keras.Model(x, layers.Dense(2)(layers.GlobalAveragePooling2D()(layers.Conv2D(3, 3, name="conv")(x))))
+    with pytest.raises(ValueError, match=r"input_size must be \(height, width\)"):
+        models.load_model(model, preprocess="unit", input_size=bad)
+
+
 def test_built_in_names(dog_model):
     clf = models.load_model("dog_breeds")
     assert clf.name == "dog_breeds" and clf.last_conv_layer == "out_relu" and clf.input_size == (160, 160)
@@ -165,3 +173,17 @@ def test_preprocessing_known_values():
     np.testing.assert_allclose(p["none"], [0, 127.5, 255])
     # caffe: channels reversed to BGR, then the ImageNet means (B, G, R) = (103.939, 116.779, 123.68) subtracted
     np.testing.assert_allclose(p["vgg16"], [255 - 103.939, 127.5 - 116.779, 0 - 123.68], atol=1e-4)
+
+
+def test_a_separate_sigmoid_layer_is_two_classes_one_minus_p_and_p():
+    """Dense(1) then a separate Activation("sigmoid"): the same two classes [1 - p, p] as Dense(1, sigmoid)."""
+    inp = keras.Input((8, 8, 3))
+    dense = layers.Dense(1, name="logit")
+    z = dense(layers.GlobalAveragePooling2D()(layers.Conv2D(2, 3, activation="relu", name="c")(inp)))
+    model = keras.Model(inp, layers.Activation("sigmoid", name="p")(z))
+    dense.set_weights([np.array([[1.0], [-0.5]], "float32"), np.array([1.5], "float32")])  # p well away from 0.5
+    clf = models.load_model(model, preprocess="unit", class_names=["cat", "dog"])
+    image = np.random.default_rng(0).random((8, 8, 3)).astype("float32")
+    p = float(model(image[None])[0, 0])
+    assert abs(p - 0.5) > 0.1
+    np.testing.assert_allclose(clf.predict(image)[0], [1 - p, p], atol=1e-6)

@@ -191,6 +191,13 @@ def test_the_blur_baseline_blurs_within_each_colour_channel(image):
     assert blurred.std(axis=(0, 1)).max() < image.std(axis=(0, 1)).min()  # smoother than the image
 
 
+def test_the_baseline_is_float32_whatever_the_images_dtype():
+    image64 = np.random.default_rng(0).random((6, 7, 3))  # float64, e.g. a computed image
+    for baseline in ("blurred", "black", 0.5, np.full((6, 7, 3), 0.2)):
+        b = metrics.make_baseline(image64, baseline, blur_sigma=2)
+        assert b.dtype == np.float32 and b.shape == (6, 7, 3), baseline
+
+
 def test_a_curve_needs_at_least_one_step(image):
     with pytest.raises(ValueError, match="steps must be at least 1"):
         metrics.perturbation_curve(image, region_model, 1, correct_map(), steps=0)

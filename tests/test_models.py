@@ -191,3 +191,24 @@ def test_one_path_from_file_to_network_input(dog_model):
     # not bilinear without antialias (what tf.image.resize does by default)
     plain = tf.image.resize(pixels[None], dog_model.input_size).numpy()
     assert np.abs(dog_model.resize(image) - plain).max() > 0.05
+
+
+def test_resize_matrices_resize_to_a_non_square_input(rng):
+    """``rows @ x @ cols.T`` is ``resize(x)`` for a network whose input is not square (6 x 10)."""
+    import keras
+
+    inp = keras.Input((6, 10, 3))
+    conv = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(inp)
+    net = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(conv)))
+    clf = models.load_model(net, preprocess="unit")
+    imgs = rng.rand(2, 9, 25, 3).astype(np.float32)
+    rows, cols = clf.resize_matrices(9, 25)
+    assert rows.shape == (6, 9) and cols.shape == (10, 25)
+    np.testing.assert_allclose(np.einsum("hi,nijc,wj->nhwc", rows, imgs, cols), clf.resize(imgs), atol=1e-5)
+
+
+def test_predict_resized_takes_one_image_and_checks_it(dog_model, rng):
+    one = rng.rand(160, 160, 3).astype(np.float32)
+    np.testing.assert_array_equal(dog_model.predict_resized(one), dog_model.predict_resized(one[None]))
+    with pytest.raises(TypeError, match="uint8"):
+        dog_model.predict_resized(np.zeros((1, 160, 160, 3), np.uint8))

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -45,7 +47,8 @@ def test_superpixels_inside():
     assert list(regions.superpixels_inside(seg, Box(0, 0.2, 1, 1))) == [0, 1, 2]  # label 0: 3 of 5
 
 
-@pytest.mark.parametrize("bad", [(0.5, 0, 0.4, 1), (0, 0.5, 1, 0.5), (-0.1, 0, 1, 1), (0, 0, 1, 1.2)])
+@pytest.mark.parametrize("bad", [(0.5, 0, 0.4, 1), (0, 0.5, 1, 0.5), (-0.1, 0, 1, 1), (0, 0, 1, 1.2), (0, 0, 1.2, 1),
+                                 (0, -0.1, 1, 1)])
 def test_bad_boxes_are_refused(bad):
     with pytest.raises(ValueError, match="top < bottom"):
         regions.mass_inside(np.ones((3, 3)), bad)
@@ -58,3 +61,22 @@ def test_named_regions():
     for boxes in regions.REGIONS.values():
         for b in boxes.values():
             assert 0 < regions.area(b) < 1
+
+
+def test_a_box_thinner_than_a_pixel_still_covers_one_pixel():
+    b = Box(0.5, 0.5, 0.55, 0.55)  # half a pixel high and wide on a 10 x 10 grid, inside pixel (5, 5)
+    assert regions.pixels(b, (10, 10)) == (5, 5, 6, 6)
+    assert regions.mask(b, (10, 10)).sum() == 1
+    assert regions.pixels(Box(0.96, 0.96, 1.0, 1.0), (10, 10)) == (9, 9, 10, 10)  # and stays on the grid
+
+
+def test_a_map_without_positive_mass_is_nan_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(regions.mass_inside(np.zeros((3, 3)), Box(0, 0, 1, 1)))
+        assert np.isnan(regions.mass_inside(-np.ones((3, 3)), Box(0, 0, 0.5, 0.5)))
+
+
+def test_a_colour_image_is_not_taken_for_a_map():
+    with pytest.raises(ValueError, match=r"heatmap must be a 2-D map \(h, w\), got shape \(4, 4, 3\)"):
+        regions.mass_inside(np.ones((4, 4, 3)), Box(0, 0, 1, 1))

@@ -107,6 +107,28 @@ def test_baselines(dog_model, rng):
     np.testing.assert_allclose(blurred.mean(axis=(1, 2)), x.mean(axis=(1, 2)), atol=0.05)  # colour kept
 
 
+def test_the_black_baseline_of_one_image_is_the_networks_black(dog_model, rng):
+    """One network input (H, W, 3), not a batch: its black is the network's black (MobileNetV2: -1)."""
+    x = dog_model.preprocess(rng.rand(160, 160, 3).astype(np.float32))[0]
+    base = saliency.make_baseline(x, "black", model=dog_model)
+    assert base.shape == x.shape
+    np.testing.assert_allclose(base, -1.0)
+
+
+def test_a_blur_of_one_pixel_or_less_is_taken(rng):
+    """``blur_sigma`` is any positive number of pixels: 1 and 0.5 blur a little (a Gaussian per channel);
+    0 is refused."""
+    from scipy.ndimage import gaussian_filter
+
+    x = rng.rand(1, 9, 8, 3).astype(np.float32)
+    for sigma in (1.0, 0.5):
+        blurred = saliency.make_baseline(x, "blurred", blur_sigma=sigma)
+        np.testing.assert_allclose(blurred, gaussian_filter(x, (0, sigma, sigma, 0), mode="nearest"), atol=1e-6)
+        assert 0 < np.abs(blurred - x).max() and blurred.std() < x.std()
+    with pytest.raises(ValueError, match="blur_sigma must be positive"):
+        saliency.make_baseline(x, "blurred", blur_sigma=0)
+
+
 def test_smoothgrad(tiny, x8):
     vanilla = saliency.vanilla_gradient(tiny, x8, 1)
     np.testing.assert_allclose(saliency.smoothgrad(tiny, x8, 1, samples=3, noise=0.0), vanilla, rtol=1e-10)

@@ -71,6 +71,21 @@ def test_a_mirror_file_with_the_wrong_hash_is_refused(offline):
     assert calls == []  # refused, not silently replaced by a download
 
 
+def test_a_download_with_the_wrong_hash_is_refused_and_not_cached(offline, monkeypatch):
+    mirror, cache, calls = offline
+
+    def wrong_file(fname, url, md5, folder):  # a download that "succeeds" with other bytes
+        calls.append(fname)
+        (Path(folder) / fname).write_bytes(b"not the weights")
+        return str(Path(folder) / fname)
+
+    monkeypatch.setattr(zoo, "_download", wrong_file)
+    name = zoo.KERAS_WEIGHTS["vgg16", False].name
+    with pytest.raises(zoo.WeightsError, match="md5 is not"):
+        zoo.weights_file("vgg16", include_top=False)
+    assert calls == [name] and not (cache / name).exists()
+
+
 def test_mirror_then_keras_cache(offline, monkeypatch):
     mirror, cache, calls = offline
     name = _pin(monkeypatch, ("vgg16", False), b"weights")

@@ -17,9 +17,12 @@ at the end (``--keep`` keeps it).
    ``or`` flipped, a ``not`` or a unary minus removed, one statement of a function body replaced by
    ``pass``. ``--max`` sites per module are sampled (seeded); a mutant's source is ``ast.unparse`` of the
    changed tree.
-3. Each mutant runs only the tests that cover its line, fastest first, with ``-x`` and a timeout. A
-   line coverage does not see (the body of a ``tf.function``: autograph runs a converted copy) runs
-   the module's test files (``MODULE_TESTS``); "uncovered" is left for modules without tests.
+3. Each mutant runs only the tests that cover its line (or up to 4 lines above it in the same function),
+   fastest first, with ``-x`` and a timeout. A line coverage does not see (the body of a ``tf.function``:
+   autograph runs a converted copy) runs the module's test files (``MODULE_TESTS``); "uncovered" is left
+   for modules without tests. A mutant that the covering tests do not kill then runs the module's test
+   files too (unless ``--covering-only``): they may reach the line where coverage does not look, e.g.
+   ``python -m xaitools`` in a subprocess. The JSON says which run killed it (``killed_by``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ MODULE_TESTS = {
     "core/maps": ("tests/test_saliency.py", "tests/test_metrics.py", "tests/test_known_answers.py"),
     "core/cam": ("tests/test_cam.py", "tests/test_gradcam.py", "tests/test_cams.py"),
     "core/superposition": ("tests/test_lime.py",),
-    "classifier": ("tests/test_models.py",), "zoo": ("tests/test_zoo.py",), "custom": ("tests/test_load_model.py",),
+    "classifier": ("tests/test_models.py",), "custom": ("tests/test_load_model.py",),
+    "zoo": ("tests/test_zoo.py", "tests/test_models.py"),  # test_models: the dog model's scaling (in a tf.function)
     "models": ("tests/test_models.py",), "data": ("tests/test_data.py", "tests/test_data_cats_dogs.py"),
     "lime": ("tests/test_lime.py", "tests/test_lime_known.py"), "saliency": ("tests/test_saliency.py",),
     "cam": ("tests/test_cam.py", "tests/test_camlogger.py"), "gradcam": ("tests/test_gradcam.py",),
@@ -188,6 +192,15 @@ def sites(tree) -> list[tuple]:
     return out
 
 
+def _function_start(tree, line: int) -> int:
+    """The ``def`` line of the innermost function around ``line`` (0 if none)."""
+    start = 0
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.lineno <= line <= fn.end_lineno:
+            start = max(start, fn.lineno)
+    return start
+
+
 def _remove_not(node):
     """``not x`` -> ``not (not x)``, i.e. ``bool(x)``: the ``not`` removed without a parent pointer."""
     node.op = ast.Not()
@@ -256,6 +269,8 @@ def main() -> None:
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--commit", default="HEAD", help="the commit to mutate (its coverage map is cached)")
     p.add_argument("--only", nargs="+", default=None, metavar="LINE", type=int, help="only sites on these lines")
+    p.add_argument("--covering-only", action="store_true",
+                   help="a mutant that the covering tests do not kill survives (no run of the module's test files)")
     args = p.parse_args()
 
     sha = subprocess.run(["git", "rev-parse", args.commit], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
@@ -274,7 +289,8 @@ def main() -> None:
             path = work / "xaitools" / f"{module}.py"
             original = path.read_text()
             source_lines = original.splitlines()
-            found = sites(ast.parse(original))
+            tree = ast.parse(original)
+            found = sites(tree)
             chosen = [i for i, s in enumerate(found) if (args.kinds is None or s[0] in args.kinds)
                       and (args.only is None or s[1] in args.only)]
             if args.max and len(chosen) > args.max:
@@ -282,7 +298,10 @@ def main() -> None:
             print(f"\n{module}.py: {len(found)} mutation sites, running {len(chosen)}", flush=True)
             for i in chosen:
                 kind, line, desc = found[i][:3]
-                covering = next((lines[module][ln] for ln in range(line, max(line - 5, 0), -1) if lines[module].get(ln)), [])
+                # the line, or up to 4 lines above it in the same function (not the end of the function before)
+                stop = max(line - 5, _function_start(tree, line) - 1)
+                covering = next((lines[module][ln] for ln in range(line, stop, -1) if lines[module].get(ln)), [])
+                from_map = bool(covering)
                 if not covering:  # e.g. a tf.function body: autograph runs a converted copy coverage cannot see
                     covering = [t for t in durations if t.split("::")[0] in MODULE_TESTS[module]]
                 tests = sorted(covering, key=lambda t: durations.get(t, 1e9))  # fastest first
@@ -291,12 +310,22 @@ def main() -> None:
                 if not tests:
                     record["status"] = "uncovered"
                 else:
+                    files = [f for f in MODULE_TESTS[module] if (work / f).exists()]
                     try:
                         path.write_text(mutant_source(original, i))
                         rc, seconds = run_pytest(work, ["-x", *tests], args.timeout)
+                        record["killed_by"] = "covering tests"
+                        if rc == 0 and from_map and files and not args.covering_only:
+                            # every covering test passed: the module's own test files too, which may reach the
+                            # line where coverage does not look (`python -m xaitools` in a subprocess)
+                            rc, more = run_pytest(work, ["-x", *files], args.timeout)
+                            seconds += more
+                            record["killed_by"] = "module test files"
                     finally:
                         path.write_text(original)
                     record["status"] = {0: "survived", -1: "timeout"}.get(rc, "killed")
+                    if record["status"] != "killed":
+                        del record["killed_by"]
                     record.update(tests=len(tests), seconds=round(seconds, 1))
                 results.append(record)
                 print(f"  {record['status']:9s} {module}.py:{line} [{kind}] {desc}   | {record['code'][:70]}", flush=True)
