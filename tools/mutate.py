@@ -269,6 +269,10 @@ def main() -> None:
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--commit", default="HEAD", help="the commit to mutate (its coverage map is cached)")
     p.add_argument("--only", nargs="+", default=None, metavar="LINE", type=int, help="only sites on these lines")
+    p.add_argument("--match", default=None, metavar="TEXT", help="only sites whose source line contains TEXT")
+    p.add_argument("--tests", nargs="+", default=None, metavar="NODEID",
+                   help="run these tests for every mutant instead of the covering ones (no coverage map): "
+                        "to check that a test written for a survivor kills it")
     p.add_argument("--covering-only", action="store_true",
                    help="a mutant that the covering tests do not kill survives (no run of the module's test files)")
     args = p.parse_args()
@@ -283,7 +287,10 @@ def main() -> None:
         raise SystemExit(f"xaitools would be imported from {check.stdout.strip()}, not from the worktree {work}")
     results = []
     try:
-        lines, durations = coverage_map(work, work.parent / f"xaitools-mutate-{sha[:10]}.json", args.timeout)
+        if args.tests:
+            lines, durations = {m: {} for m in MODULES}, {}
+        else:
+            lines, durations = coverage_map(work, work.parent / f"xaitools-mutate-{sha[:10]}.json", args.timeout)
         rng = random.Random(args.seed)
         for module in args.modules:
             path = work / "xaitools" / f"{module}.py"
@@ -292,7 +299,8 @@ def main() -> None:
             tree = ast.parse(original)
             found = sites(tree)
             chosen = [i for i, s in enumerate(found) if (args.kinds is None or s[0] in args.kinds)
-                      and (args.only is None or s[1] in args.only)]
+                      and (args.only is None or s[1] in args.only)
+                      and (args.match is None or args.match in source_lines[s[1] - 1])]
             if args.max and len(chosen) > args.max:
                 chosen = sorted(rng.sample(chosen, args.max))
             print(f"\n{module}.py: {len(found)} mutation sites, running {len(chosen)}", flush=True)
@@ -302,7 +310,9 @@ def main() -> None:
                 stop = max(line - 5, _function_start(tree, line) - 1)
                 covering = next((lines[module][ln] for ln in range(line, stop, -1) if lines[module].get(ln)), [])
                 from_map = bool(covering)
-                if not covering:  # e.g. a tf.function body: autograph runs a converted copy coverage cannot see
+                if args.tests:
+                    covering = list(args.tests)
+                elif not covering:  # e.g. a tf.function body: autograph runs a converted copy coverage cannot see
                     covering = [t for t in durations if t.split("::")[0] in MODULE_TESTS[module]]
                 tests = sorted(covering, key=lambda t: durations.get(t, 1e9))  # fastest first
                 record = {"module": module, "line": line, "kind": kind, "change": desc,
@@ -315,7 +325,7 @@ def main() -> None:
                         path.write_text(mutant_source(original, i))
                         rc, seconds = run_pytest(work, ["-x", *tests], args.timeout)
                         record["killed_by"] = "covering tests"
-                        if rc == 0 and from_map and files and not args.covering_only:
+                        if rc == 0 and from_map and files and not args.covering_only and not args.tests:
                             # every covering test passed: the module's own test files too, which may reach the
                             # line where coverage does not look (`python -m xaitools` in a subprocess)
                             rc, more = run_pytest(work, ["-x", *files], args.timeout)
