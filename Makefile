@@ -91,7 +91,7 @@ check-jupyter: $(STAMP)
 # dog_breeds on the validation dog photos; the CAM chapter's cats-vs-dogs model (trained once by
 # tools/study_data.py, as notebooks/own_model.ipynb trains it) on validation cats and dogs.
 # The methods run with the beyond chapter's settings (the chapters read this study); ROAD at three
-# percentiles, the randomization check on 20 images with 2 seeds (README "A study over many images"
+# percentiles, the randomization check on 16 images with 2 seeds (README "A study over many images"
 # gives the wall time and what dominates it; benchmarks/study_timing.py measures the parts).
 STUDY         ?= study
 STUDY_IMAGES  ?= 100
@@ -99,7 +99,7 @@ STUDY_METHODS ?= lime,cam,gradcam,saliency,smoothgrad,ig,gradcam++,layercam,scor
 STUDY_OPTIONS ?= --set lime.samples=150 --set smoothgrad.samples=25 --set ig.steps=32 --set scorecam.max_channels=128 \
                  --set occlusion.size=32 --set occlusion.stride=16 --set rise.samples=500
 STUDY_FLAGS   ?= --images $(STUDY_IMAGES) --methods $(STUDY_METHODS) $(STUDY_OPTIONS) --seed 222 \
-                 --road-percentiles 20,50,80 --sanity-images 20 --sanity-seeds 2 --quiet
+                 --road-percentiles 20,50,80 --sanity-images 16 --sanity-seeds 2 --quiet
 study: $(STAMP)
 	$(BIN)/python tools/study_data.py --out $(STUDY) --images $(STUDY_IMAGES)
 	$(BIN)/python -m xaitools study $(STUDY)/dogs --model dog_breeds $(STUDY_FLAGS) --out $(STUDY)/dog_breeds.sqlite

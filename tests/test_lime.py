@@ -319,3 +319,26 @@ def test_the_old_module_name_superposition_keeps_the_same_objects():
     assert superposition.Superposition is core.Superposition
     assert superposition.predict_superposed is core.predict_superposed
     assert superposition.check_hide_color is checks.check_hide_color
+
+
+def test_lime_segments_are_quickshifts_labels_found_once_per_image(monkeypatch):
+    """methods.lime_segments: lime.segment's labels; an image seen again is not segmented again; each
+    caller gets its own copy; only the last SEGMENTS_KEPT images are kept."""
+    from xaitools import methods
+
+    rng = np.random.default_rng(4)
+    images = [rng.random((20, 24, 3)).astype(np.float32) for _ in range(3)]
+    expected = [lime.segment(im) for im in images]
+    calls = []
+    segment = lime.segment
+    monkeypatch.setattr(lime, "segment", lambda im: calls.append(1) or segment(im))
+    monkeypatch.setattr(methods, "_SEGMENTS", {})
+    monkeypatch.setattr(methods, "SEGMENTS_KEPT", 2)
+    first = methods.lime_segments(images[:2])
+    assert len(calls) == 2 and all(np.array_equal(a, b) for a, b in zip(first, expected))
+    first[0][:] = -1  # a caller's copy
+    again = methods.lime_segments([images[1], images[0]])
+    assert len(calls) == 2 and np.array_equal(again[0], expected[1]) and np.array_equal(again[1], expected[0])
+    methods.lime_segments([images[2]])  # a third image: the oldest (images[0]) is dropped
+    assert len(calls) == 3 and len(methods._SEGMENTS) == 2
+    assert np.array_equal(methods.lime_segments([images[0]])[0], expected[0]) and len(calls) == 4

@@ -218,3 +218,27 @@ def test_pointing_game_scales_rows_and_columns_separately():
 def test_pointing_game_hits_needs_one_box_per_map():
     with pytest.raises(ValueError, match="one box per map"):
         metrics.pointing_game_hits([np.ones((2, 2))] * 2, [(0, 0, 1, 1)])
+
+
+def test_known_ends_skip_two_images_and_give_the_same_curve(image):
+    """``ends`` = (score of the image, score of the baseline): the same curve, the two ends taken as
+    given (deletion starts at the image, insertion at the baseline) and only steps - 1 images scored."""
+    seen = []
+
+    def counting(batch):
+        seen.append(len(batch))
+        return region_model(batch)
+
+    for mode in metrics.MODES:
+        kw = dict(steps=8, baseline="zeros", mode=mode)
+        full = metrics.perturbation_curve(image, region_model, 1, correct_map(), **kw)
+        ends = (region_model(image[None])[0, 1], region_model(metrics.make_baseline(image, "zeros")[None])[0, 1])
+        seen.clear()
+        known = metrics.perturbation_curve(image, counting, 1, correct_map(), ends=ends, **kw)
+        assert sum(seen) == 7
+        np.testing.assert_allclose(known.scores, full.scores, atol=1e-7)
+        assert known.auc == pytest.approx(full.auc)
+        swapped = metrics.perturbation_curve(image, region_model, 1, correct_map(), ends=ends[::-1], **kw)
+        assert swapped.scores[0] == full.scores[-1] and swapped.scores[-1] == full.scores[0]
+    with pytest.raises(ValueError, match="one int"):
+        metrics.deletion(image, region_model, [0, 1], correct_map(), ends=ends)

@@ -78,6 +78,23 @@ def test_road_morf_drops_more_for_the_right_map_and_lerf_the_opposite():
     assert (~road.keep_mask(m, 80, "morf"))[m >= 0.8].all()
 
 
+def test_road_with_the_known_score_of_the_image_skips_it():
+    image, region = textured()
+    right = np.where(region, 1.0, 0.0) + 0.01 * np.random.default_rng(0).random(region.shape)
+    batch = road.perturbed(image, right, (20, 50, 80), noise=0.005, seed=0)
+    sizes = []
+
+    def counting(b):
+        sizes.append(len(b))
+        return texture_model(b)
+
+    full = road.score(batch, texture_model, 0, (20, 50, 80))
+    known = road.score(batch, counting, 0, (20, 50, 80), before=texture_model(image[None])[0, 0])
+    assert sizes == [6]
+    np.testing.assert_allclose([known.morf, known.lerf], [full.morf, full.lerf], atol=1e-12)
+    assert road.score(batch, texture_model, 0, (20, 50, 80), before=0.0).morf > full.morf + 0.5
+
+
 # -- statistics ---------------------------------------------------------------------------------------
 def test_bootstrap_ci_contains_the_mean_and_shrinks_with_n():
     rng = np.random.default_rng(1)

@@ -36,29 +36,51 @@ default_layer = model_layer  # old name
 
 
 # -- LIME: one image at a time (its superpixels), the network work batched within each image -------
-def lime_maps(model, images, classes, layer, samples=150, hide_color=0.5, kernel_width=0.25, seed=222):
-    """LIME per image at the text's working size (299x299), mapped back to each image (nearest).
+_SEGMENTS: dict = {}  # image bytes' digest -> superpixel labels, the last SEGMENTS_KEPT images
+SEGMENTS_KEPT = 32
 
-    ``lime.explain`` gets the ImageClassifier itself, so it perturbs in the network's input space.
-    The superpixels of all images are found first, in threads (quickshift runs without Python's
-    lock: two images at once on two cores); the same labels as one image at a time.
-    """
+
+def lime_segments(images) -> list[np.ndarray]:
+    """``lime.segment`` of each image: new images in threads (quickshift runs without Python's lock:
+    two images at once on two cores). The labels of the last ``SEGMENTS_KEPT`` images are kept, keyed
+    by their bytes, so an image explained again (a study's randomization check) is not segmented
+    again; each call gets its own copy."""
+    import hashlib
     import os
     from concurrent.futures import ThreadPoolExecutor
 
+    from xaitools import lime
+
+    keys = [hashlib.blake2b(im.tobytes() + str((im.shape, im.dtype)).encode(), digest_size=16).digest() for im in images]
+    have = {k: _SEGMENTS[k] for k in keys if k in _SEGMENTS}
+    new = {k: im for k, im in zip(keys, images) if k not in have}
+    if len(new) > 1:
+        with ThreadPoolExecutor(min(len(new), os.cpu_count() or 1)) as pool:
+            found = dict(zip(new, pool.map(lime.segment, new.values())))
+    else:
+        found = {k: lime.segment(im) for k, im in new.items()}
+    for k, labels in found.items():
+        _SEGMENTS[k] = labels
+        while len(_SEGMENTS) > SEGMENTS_KEPT:
+            del _SEGMENTS[next(iter(_SEGMENTS))]  # the oldest
+    have |= found
+    return [have[k].copy() for k in keys]
+
+
+def lime_maps(model, images, classes, layer, samples=150, hide_color=0.5, kernel_width=0.25, seed=222):
+    """LIME per image at the text's working size (299x299), mapped back to each image (nearest).
+
+    ``lime.explain`` gets the ImageClassifier itself, so it perturbs in the network's input space;
+    the superpixels come from :func:`lime_segments`.
+    """
     from skimage.transform import resize
 
     from xaitools import lime
 
     images = as_image_list(images)
     smalls = [resize(im, LIME_SIZE).astype(np.float32) if im.shape[:2] != LIME_SIZE else im for im in images]
-    if len(smalls) > 1:
-        with ThreadPoolExecutor(min(len(smalls), os.cpu_count() or 1)) as pool:
-            segments = list(pool.map(lime.segment, smalls))
-    else:
-        segments = [lime.segment(im) for im in smalls]
     out = []
-    for image, small, seg, c in zip(images, smalls, segments, classes):
+    for image, small, seg, c in zip(images, smalls, lime_segments(smalls), classes):
         exp = lime.explain(small, model, classes=int(c), samples=samples, hide_color=hide_color,
                            kernel_width=kernel_width, superpixels=seg, seed=seed)
         out.append(to_image_sizes(exp.map()[np.newaxis], [image], nearest=True)[0])

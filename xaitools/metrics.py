@@ -93,6 +93,7 @@ def perturbation_curve(
     seed=None,
     batch_size: int = 32,
     *,
+    ends=None,
     rng=None,
 ) -> Curve:
     """The deletion or insertion curve of one image for one class.
@@ -100,6 +101,10 @@ def perturbation_curve(
     ``steps`` equal chunks of pixels, most relevant first: deletion replaces them by the baseline
     image, insertion starts from the baseline and puts them back. ``attribution=None`` uses a random
     order (``seed``; ``rng`` is its old name). Returns the ``steps + 1`` probabilities and the area under them.
+
+    ``ends``: ``(score of the image, score of the baseline)`` for ``classes`` (one int), if already
+    known. The two ends of a curve do not depend on the map, so when many maps of one image are scored
+    they are computed once and only the ``steps - 1`` images in between go to the model.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -114,11 +119,18 @@ def perturbation_curve(
     counts = np.round(fractions * ranks.size).astype(np.int64)  # pixels changed at each step
     # deletion: changed pixels show the baseline; insertion: changed pixels show the image
     first, second = (img, base) if mode == "deletion" else (base, img)
+    inner = counts if ends is None else counts[1:-1]
     scores = []
-    for i in range(0, len(counts), batch_size):
-        mask = (ranks[np.newaxis] < counts[i : i + batch_size, None, None])[..., np.newaxis]  # (B, H, W, 1)
+    for i in range(0, len(inner), batch_size):
+        mask = (ranks[np.newaxis] < inner[i : i + batch_size, None, None])[..., np.newaxis]  # (B, H, W, 1)
         batch = np.where(mask, second, first)
         scores.append(np.asarray(predict_fn(batch))[:, classes])
+    if ends is not None:
+        if np.ndim(classes) != 0:
+            raise ValueError(f"ends are the scores of one class: give classes as one int, got {classes!r}")
+        at_image, at_base = (float(e) for e in ends)
+        start, stop = (at_image, at_base) if mode == "deletion" else (at_base, at_image)
+        scores = [np.array([start]), *scores, np.array([stop])]
     scores = np.concatenate(scores).astype(np.float64)
     return Curve(mode, fractions, scores, auc(fractions, scores))
 

@@ -178,9 +178,15 @@ def perturbed(image, heatmap, percentiles: Sequence[float] = PERCENTILES, noise=
 
 
 def score(batch, predict_fn: Callable[[np.ndarray], np.ndarray], target: int,
-          percentiles: Sequence[float] = PERCENTILES) -> RoadResult:
-    """ROAD from the images of :func:`perturbed`: the target's probability change per percentile."""
-    scores = np.asarray(predict_fn(np.asarray(batch)))[:, int(target)].astype(np.float64)
+          percentiles: Sequence[float] = PERCENTILES, before: float | None = None) -> RoadResult:
+    """ROAD from the images of :func:`perturbed`: the target's probability change per percentile.
+    ``before``: the target's probability on the image itself, if already known (the first image of
+    ``batch`` then skips the network)."""
+    batch = np.asarray(batch)
+    if before is None:
+        scores = np.asarray(predict_fn(batch))[:, int(target)].astype(np.float64)
+    else:
+        scores = np.concatenate([[float(before)], np.asarray(predict_fn(batch[1:]))[:, int(target)].astype(np.float64)])
     diff = scores[1:] - scores[0]
     k = len(percentiles)
     return RoadResult(float(diff[:k].mean()), float(diff[k:].mean()), diff[:k], diff[k:], tuple(percentiles))

@@ -74,15 +74,16 @@ class Runner:
             return _Done(road.perturbed(*args))
         return self._pool.submit(road.perturbed, *args)
 
-    def scores(self, image, cls, heatmap, perturbed) -> dict:
-        """Deletion and insertion here, then ROAD from ``perturbed`` (see :meth:`road_images`)."""
+    def scores(self, image, cls, heatmap, perturbed, ends) -> dict:
+        """Deletion and insertion here, then ROAD from ``perturbed`` (see :meth:`road_images`).
+        ``ends``: the class's probability on the image and on its baseline (the same for every map)."""
         predict = self.clf.predict_resized
-        kw = dict(steps=self.s["steps"], baseline=self.s["baseline"])
+        kw = dict(steps=self.s["steps"], baseline=self.s["baseline"], ends=ends)
         t = time.perf_counter()
         out = {"deletion": metrics.deletion(image, predict, cls, heatmap, **kw).auc,
                "insertion": metrics.insertion(image, predict, cls, heatmap, **kw).auc}
         t = self._clock("deletion_insertion", t)
-        r = road.score(perturbed.result(), predict, cls, self.s["road_percentiles"])
+        r = road.score(perturbed.result(), predict, cls, self.s["road_percentiles"], before=ends[0])
         self._clock("road", t)
         return out | {"road_morf": r.morf, "road_lerf": r.lerf}
 
@@ -124,6 +125,10 @@ class Runner:
                 images = {p.name: self.clf.resize(data.load_image(p))[0] for p in chunk}
                 probs = self.clf.predict_resized(np.stack([images[p.name] for p in chunk]))
                 top = {p.name: int(np.argmax(pr)) for p, pr in zip(chunk, probs)}
+                # every curve of an image starts or ends at the image and at its baseline: scored once
+                bases = self.clf.predict_resized(np.stack([metrics.make_baseline(images[p.name], self.s["baseline"])
+                                                           for p in chunk]))
+                ends = {p.name: (float(pr[top[p.name]]), float(b[top[p.name]])) for p, pr, b in zip(chunk, probs, bases)}
                 for p, pr in zip(chunk, probs):
                     self.store.db.execute(
                         "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
@@ -132,7 +137,7 @@ class Runner:
                 self.store.db.commit()
                 for m in names:
                     if pending[m]:
-                        self.batch(m, pending[m], images, top, {p.name: float(pr[top[p.name]]) for p, pr in zip(chunk, probs)})
+                        self.batch(m, pending[m], images, top, ends)
                         if bar is not None:
                             bar.update(len(pending[m]))
         finally:
@@ -143,7 +148,7 @@ class Runner:
                 self._pool = None
         return self.added
 
-    def batch(self, method, paths, images, top, prob):
+    def batch(self, method, paths, images, top, ends):
         ims = [images[p.name] for p in paths]
         cls = [top[p.name] for p in paths]
         if method == RANDOM:
@@ -172,8 +177,8 @@ class Runner:
                 rho[i] = float(r)
         road_jobs = [self.road_images(p.name, method, im, m) for p, im, m in zip(paths, ims, maps)]
         for p, im, c, m, sec, r, job in zip(paths, ims, cls, maps, seconds, rho, road_jobs):
-            row = {"image": p.name, "method": method, "class_index": c, "probability": prob[p.name]}
-            row |= self.scores(im, c, m, job)
+            row = {"image": p.name, "method": method, "class_index": c, "probability": ends[p.name][0]}
+            row |= self.scores(im, c, m, job, ends[p.name])
             row |= {"seconds": sec, "rand_rho": r, "finished": time.time()}
             self.store.add_row(row)
             self.added += 1
