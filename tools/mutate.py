@@ -55,7 +55,7 @@ MODULE_TESTS = {
     "lime": ("tests/test_lime.py", "tests/test_lime_known.py"), "saliency": ("tests/test_saliency.py",),
     "cam": ("tests/test_cam.py", "tests/test_camlogger.py"), "gradcam": ("tests/test_gradcam.py",),
     "cams": ("tests/test_cams.py",), "perturbation": ("tests/test_perturbation.py",),
-    "metrics": ("tests/test_metrics.py",), "viz": ("tests/test_viz.py",), "regions": ("tests/test_regions.py",),
+    "metrics": ("tests/test_metrics.py", "tests/test_study_reproduce.py"), "viz": ("tests/test_viz.py",), "regions": ("tests/test_regions.py",),
     "registry": ("tests/test_api.py", "tests/test_known_answers.py"),
     "methods": ("tests/test_api.py", "tests/test_known_answers.py"),
     "api": ("tests/test_api.py", "tests/test_known_answers.py"),
@@ -63,8 +63,10 @@ MODULE_TESTS = {
     "book": ("tests/test_book.py",),
     # old names that only re-export (no function body, so no mutation site): the tests that import them
     "cam_training": ("tests/test_cam.py",), "superposition": ("tests/test_lime.py",),
-    "road": ("tests/test_study.py",), "study": ("tests/test_study.py",), "study_base": ("tests/test_study.py",),
-    "study_run": ("tests/test_study.py",), "study_stats": ("tests/test_study.py",),
+    # test_study_reproduce: a few images of the committed study, every number compared
+    "road": ("tests/test_study.py", "tests/test_study_reproduce.py"), "study": ("tests/test_study.py",),
+    "study_base": ("tests/test_study.py",), "study_stats": ("tests/test_study.py",),
+    "study_run": ("tests/test_study.py", "tests/test_study_reproduce.py"),
     "study_cli": ("tests/test_study.py",),  # reached through `python -m xaitools study` (a subprocess)
     "__main__": ("tests/test_cli.py", "tests/test_study.py"),  # `python -m xaitools` in a subprocess
     "__init__": ("tests/test_api.py", "tests/test_cam.py", "tests/test_known_answers.py"),
@@ -231,14 +233,20 @@ def run_pytest(work: Path, args, timeout: float, env_extra=None, coverage_file=N
         return -1, time.perf_counter() - t
 
 
-def coverage_map(work: Path, cache: Path, timeout: float) -> tuple[dict, dict]:
-    """{module: {line: [nodeids]}}, {nodeid: seconds} for the unmutated worktree (cached per commit)."""
+def coverage_map(work: Path, cache: Path, timeout: float, modules=MODULES) -> tuple[dict, dict]:
+    """{module: {line: [nodeids]}}, {nodeid: seconds} for the unmutated worktree, from the test files of
+    ``modules`` (cached per commit and set of test files)."""
+    names = sorted({Path(t).name for m in modules for t in MODULE_TESTS[m]})
+    if set(names) != set(TESTS):  # a part of the test files: its own cache
+        import hashlib
+
+        cache = cache.with_name(cache.stem + "-" + hashlib.sha1(" ".join(names).encode()).hexdigest()[:8] + ".json")
     if cache.exists():
         data = json.loads(cache.read_text())
         return {m: {int(k): v for k, v in lines.items()} for m, lines in data["lines"].items()}, data["durations"]
     import coverage
 
-    tests = [f"tests/{t}" for t in TESTS if (work / "tests" / t).exists()]
+    tests = [f"tests/{t}" for t in names if (work / "tests" / t).exists()]
     data_file = work / ".coverage.mutate"
     durations_file = work / ".durations.json"
     print(f"coverage run of {len(tests)} test files (once per commit) ...", flush=True)
@@ -290,7 +298,8 @@ def main() -> None:
         if args.tests:
             lines, durations = {m: {} for m in MODULES}, {}
         else:
-            lines, durations = coverage_map(work, work.parent / f"xaitools-mutate-{sha[:10]}.json", args.timeout)
+            lines, durations = coverage_map(work, work.parent / f"xaitools-mutate-{sha[:10]}.json", args.timeout,
+                                            args.modules)
         rng = random.Random(args.seed)
         for module in args.modules:
             path = work / "xaitools" / f"{module}.py"
