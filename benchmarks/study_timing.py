@@ -30,8 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=2)
     ap.add_argument("--methods", default=",".join(methods.METHODS))
     ap.add_argument("--study-images", type=int, default=100)
-    ap.add_argument("--sanity-images", type=int, default=20)
-    ap.add_argument("--sanity-seeds", type=int, default=3)
+    ap.add_argument("--sanity-images", type=int, default=16)
+    ap.add_argument("--sanity-seeds", type=int, default=2)
     ap.add_argument("--once", type=float, default=20.0)
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="METHOD.OPTION=VALUE",
                     help="a method option, as in `python -m xaitools study --set` (repeatable)")
