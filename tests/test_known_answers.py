@@ -109,9 +109,13 @@ def test_smoothgrad_map_of_an_image_does_not_depend_on_its_batch(model):
     # Bug caught: the noise drawn for the whole batch, so an image's map changes with its neighbours.
     rng = np.random.default_rng(4)
     images = [rng.uniform(0.3, 0.9, (SIZE, SIZE, 3)).astype(np.float32) for _ in range(3)]
-    alone = xaitools.explain(model, [images[1]], "smoothgrad", classes=1, samples=3)[0].map
-    inside = xaitools.explain(model, images, "smoothgrad", classes=1, samples=3, batch_size=2)[1].map
+    # the probability, not the logit: the logit is linear here, and its gradient ignores the noise
+    kw = dict(classes=1, samples=3, output="probability")
+    alone = xaitools.explain(model, [images[1]], "smoothgrad", **kw)[0].map
+    inside = xaitools.explain(model, images, "smoothgrad", batch_size=2, **kw)[1].map
     np.testing.assert_array_equal(alone, inside)
+    other_noise = xaitools.explain(model, [images[1]], "smoothgrad", seed=5, **kw)[0].map
+    assert np.abs(other_noise - alone).max() > 1e-3  # the noise does change this map
 
 
 def test_a_one_unit_sigmoid_model_is_two_classes(model):
