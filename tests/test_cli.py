@@ -296,3 +296,16 @@ def test_stderr_works_again_after_the_quiet_tensorflow_import():
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 0 and proc.stdout.split() == ["True"], proc.stderr
     assert proc.stderr.strip().splitlines()[-1:] == ["written after the import"], proc.stderr
+
+
+def test_out_that_is_a_folder_and_a_model_file_without_preprocess_are_refused(tmp_path):
+    """Two checks no other case reaches (mutation run 2's survivors cli_checks:57 and :119)."""
+    from xaitools import cli_checks
+
+    with pytest.raises(cli_checks.UsageError, match=r"--out .* is a folder; give a file name such as .*overlay\.png"):
+        cli_checks.check_overlay_path(str(tmp_path))
+    model_file = tmp_path / "m.keras"
+    model_file.write_bytes(b"not read: the check comes first")
+    with pytest.raises(cli_checks.UsageError, match=r"needs --preprocess, the input scaling it was trained with"):
+        cli_checks.check_model(str(model_file), None, None)
+    cli_checks.check_model(str(model_file), "unit", None)  # with --preprocess it is taken
