@@ -265,3 +265,13 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
         code, lines = cli("study", *args, "--out", target)
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], (expected, lines)
     assert not (tmp_path / "new.sqlite").exists()  # refused before anything was written
+
+
+def test_a_file_that_is_not_a_study_is_refused_with_its_name(tmp_path):
+    """A text file given as --out: the one-line StudyError, not SQLite's traceback (mutation run 2's
+    survivor study:133)."""
+    notes = tmp_path / "notes.sqlite"
+    notes.write_text("these are my notes, not a database\n" * 50)
+    with pytest.raises(study.StudyError, match=r"notes\.sqlite is not a study file"):
+        study.Store(notes)
+    assert notes.read_text().startswith("these are my notes")  # left as it was
