@@ -276,3 +276,11 @@ def test_a_file_that_is_not_a_study_is_refused_with_its_name(tmp_path):
     with pytest.raises(study.StudyError, match=r"notes\.sqlite is not a study file"):
         study.Store(notes)
     assert notes.read_text().startswith("these are my notes")  # left as it was
+
+
+def test_a_method_given_twice_is_refused():
+    """Two rows of one (image, method) cannot be stored: refused before any work (mutation run 2's
+    survivor study:81)."""
+    with pytest.raises(study.StudyError, match="a method is given twice: gradcam, saliency, gradcam"):
+        study.make_settings(["gradcam", "saliency", "gradcam"])
+    assert study.make_settings(["gradcam", "saliency"])["methods"] == ["gradcam", "saliency"]
