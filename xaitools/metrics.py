@@ -110,6 +110,8 @@ def perturbation_curve(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if int(steps) < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    if ends is not None and np.ndim(classes) != 0:
+        raise ValueError(f"ends are the scores of one class: give classes as one int, got {classes!r}")
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 3:
         raise ValueError(f"image must be one (H, W, C) image, got shape {img.shape}")
@@ -126,8 +128,6 @@ def perturbation_curve(
         batch = np.where(mask, second, first)
         scores.append(np.asarray(predict_fn(batch))[:, classes])
     if ends is not None:
-        if np.ndim(classes) != 0:
-            raise ValueError(f"ends are the scores of one class: give classes as one int, got {classes!r}")
         at_image, at_base = (float(e) for e in ends)
         start, stop = (at_image, at_base) if mode == "deletion" else (at_base, at_image)
         scores = [np.array([start]), *scores, np.array([stop])]
