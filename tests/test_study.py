@@ -284,3 +284,15 @@ def test_a_method_given_twice_is_refused():
     with pytest.raises(study.StudyError, match="a method is given twice: gradcam, saliency, gradcam"):
         study.make_settings(["gradcam", "saliency", "gradcam"])
     assert study.make_settings(["gradcam", "saliency"])["methods"] == ["gradcam", "saliency"]
+
+
+def test_settings_of_a_run_that_computed_nothing_may_change(folder, tmp_path):
+    """A run that stopped before any row (e.g. its model failed to load) does not hold its file to its
+    settings; once a model is recorded, other settings are refused (mutation run 2's survivor study:207)."""
+    out = tmp_path / "s.sqlite"
+    study.prepare(folder, ["gradcam"], 1, out, steps=10)
+    sett, _, _ = study.prepare(folder, ["gradcam"], 1, out, steps=20)
+    assert sett["steps"] == 20 and study.Store(out).get("settings")["steps"] == 20
+    study.Store(out).put("model", {"name": "m"})
+    with pytest.raises(study.StudyError, match="other settings"):
+        study.prepare(folder, ["gradcam"], 1, out, steps=30)
