@@ -334,7 +334,7 @@ def main() -> None:
                         path.write_text(mutant_source(original, i))
                         rc, seconds = run_pytest(work, ["-x", *tests], args.timeout)
                         record["killed_by"] = "covering tests"
-                        if rc == 0 and from_map and files and not args.covering_only and not args.tests:
+                        if rc == 0 and from_map and files and not args.covering_only:
                             # every covering test passed: the module's own test files too, which may reach the
                             # line where coverage does not look (`python -m xaitools` in a subprocess)
                             rc, more = run_pytest(work, ["-x", *files], args.timeout)
