@@ -144,6 +144,13 @@ class Runner:
                         self._finish(behind, bar)
                 self._finish(finish, bar)  # a batch's rows are all in before the next batch
                 finish = None
+        except BaseException:  # a crash or Ctrl-C: the maps already made are scored and kept first
+            if finish is not None:
+                try:
+                    self._finish(finish, bar)
+                except Exception:  # noqa: BLE001 -- the first error is the one to report
+                    pass
+            raise
         finally:
             if bar is not None:
                 bar.close()
