@@ -115,6 +115,7 @@ class Runner:
             from tqdm import tqdm
 
             bar = tqdm(total=len(todo), file=sys.stderr, unit="map", desc="study", smoothing=0.05)
+        finish = None
         try:
             bs = self.s["batch_size"]
             for start in range(0, len(self.paths), bs):
@@ -137,9 +138,19 @@ class Runner:
                 self.store.db.commit()
                 for m in names:
                     if pending[m]:
-                        self.batch(m, pending[m], images, top, ends)
-                        if bar is not None:
-                            bar.update(len(pending[m]))
+                        # one method behind: its maps' ROAD imputations run in the workers while the next
+                        # method explains (the network keeps both cores busy, the workers fill the gaps)
+                        finish, behind = self.batch(m, pending[m], images, top, ends), finish
+                        self._finish(behind, bar)
+                self._finish(finish, bar)  # a batch's rows are all in before the next batch
+                finish = None
+        except BaseException:  # a crash or Ctrl-C: the maps already made are scored and kept first
+            if finish is not None:
+                try:
+                    self._finish(finish, bar)
+                except Exception:  # noqa: BLE001 -- the first error is the one to report
+                    pass
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -148,7 +159,16 @@ class Runner:
                 self._pool = None
         return self.added
 
+    @staticmethod
+    def _finish(finish, bar) -> None:
+        if finish is not None:
+            added = finish()
+            if bar is not None:
+                bar.update(added)
+
     def batch(self, method, paths, images, top, ends):
+        """Explain ``paths`` with ``method``, run the randomization check and hand ROAD's imputations to
+        the workers; returns the function that scores the maps and commits their rows (its count)."""
         ims = [images[p.name] for p in paths]
         cls = [top[p.name] for p in paths]
         if method == RANDOM:
@@ -176,12 +196,17 @@ class Runner:
             for i, r in zip(sane, got):
                 rho[i] = float(r)
         road_jobs = [self.road_images(p.name, method, im, m) for p, im, m in zip(paths, ims, maps)]
-        for p, im, c, m, sec, r, job in zip(paths, ims, cls, maps, seconds, rho, road_jobs):
-            row = {"image": p.name, "method": method, "class_index": c, "probability": ends[p.name][0]}
-            row |= self.scores(im, c, m, job, ends[p.name])
-            row |= {"seconds": sec, "rand_rho": r, "finished": time.time()}
-            self.store.add_row(row)
-            self.added += 1
+
+        def finish() -> int:
+            for p, im, c, m, sec, r, job in zip(paths, ims, cls, maps, seconds, rho, road_jobs):
+                row = {"image": p.name, "method": method, "class_index": c, "probability": ends[p.name][0]}
+                row |= self.scores(im, c, m, job, ends[p.name])
+                row |= {"seconds": sec, "rand_rho": r, "finished": time.time()}
+                self.store.add_row(row)
+                self.added += 1
+            return len(paths)
+
+        return finish
 
 
 def _class_name(clf, i: int) -> str:
