@@ -259,6 +259,7 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
         "unknown method 'nope'": (folder, "--methods", "gradcam,nope"),
         "images must be a positive integer": (folder, "--methods", "gradcam", "--images", "0"),
         "must be a finite number": (folder, "--methods", "gradcam", "--road-noise", "nan"),
+        "ROAD percentile must be a number, got 'abc'": (folder, "--methods", "gradcam", "--road-percentiles", "20,abc"),
         "other settings": (folder, "--methods", "gradcam"),
     }
     for expected, args in cases.items():
