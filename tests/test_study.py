@@ -259,6 +259,7 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
         "unknown method 'nope'": (folder, "--methods", "gradcam,nope"),
         "images must be a positive integer": (folder, "--methods", "gradcam", "--images", "0"),
         "must be a finite number": (folder, "--methods", "gradcam", "--road-noise", "nan"),
+        "--workers must be >= 0, got -1": (folder, "--methods", "gradcam", "--workers", "-1"),
         "ROAD percentile must be a number, got 'abc'": (folder, "--methods", "gradcam", "--road-percentiles", "20,abc"),
         "other settings": (folder, "--methods", "gradcam"),
     }
@@ -267,6 +268,31 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
         code, lines = cli("study", *args, "--out", target)
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], (expected, lines)
     assert not (tmp_path / "new.sqlite").exists()  # refused before anything was written
+
+
+def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_workers(folder, tmp_path):
+    """A study made from the shell has the settings of one made from Python when no flag is given
+    (mutation run 3's survivor study_cli:27, --steps 20 -> 21), and --workers 0 (ROAD's imputations
+    in the command's own process) runs (study_cli:69, ``< 0`` -> ``<= 0``)."""
+    import inspect
+
+    from xaitools import cli as cli_module
+
+    args = cli_module._parser().parse_args(["study", "f", "--methods", "gradcam", "--out", "s.sqlite"])
+    library = inspect.signature(study.make_settings).parameters
+    for name in ("seed", "steps", "road_noise", "sanity_images", "sanity_seeds", "batch_size"):
+        assert getattr(args, name) == library[name].default, name
+    assert args.road_percentiles is None and library["percentiles"].default is None
+
+    tiny_model().save(tmp_path / "tiny.keras")
+    out = tmp_path / "w0.sqlite"
+    code, lines = cli("study", folder, "--model", tmp_path / "tiny.keras", "--preprocess", "unit",
+                      "--methods", "gradcam", "--images", 2, "--steps", 5, "--sanity-images", 0,
+                      "--workers", 0, "--quiet", "--out", out)
+    assert code == 0, lines
+    with sqlite3.connect(out) as db:
+        assert db.execute("select count(*) from rows where road_morf is not null").fetchone()[0] == 4
+    assert study.Store(out).get("runs")[-1]["workers"] == 0
 
 
 def test_a_file_that_is_not_a_study_is_refused_with_its_name(tmp_path):
