@@ -270,11 +270,14 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
     assert not (tmp_path / "new.sqlite").exists()  # refused before anything was written
 
 
-def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_workers(folder, tmp_path):
+def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_workers(folder, tmp_path, capsys):
     """A study made from the shell has the settings of one made from Python when no flag is given
-    (mutation run 3's survivor study_cli:27, --steps 20 -> 21), and --workers 0 (ROAD's imputations
-    in the command's own process) runs (study_cli:69, ``< 0`` -> ``<= 0``)."""
+    (mutation run 3's survivor study_cli:27, --steps 20 -> 21); --workers 0 (ROAD's imputations in the
+    command's own process) and --sanity-images 0 run (study_cli:69 and :71, ``< 0`` -> ``<= 0``); the
+    file records the command as typed (:91); both commands return 0 (:94, :105) and study-summary
+    --json prints the summary (:100)."""
     import inspect
+    import json
 
     from xaitools import cli as cli_module
 
@@ -292,7 +295,16 @@ def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_worker
     assert code == 0, lines
     with sqlite3.connect(out) as db:
         assert db.execute("select count(*) from rows where road_morf is not null").fetchone()[0] == 4
-    assert study.Store(out).get("runs")[-1]["workers"] == 0
+    first = study.Store(out).get("runs")[-1]
+    assert first["workers"] == 0 and first["command"].startswith(f"python -m xaitools study {folder} --model")
+
+    capsys.readouterr()
+    assert cli_module.main(["study", str(folder), "--model", str(tmp_path / "tiny.keras"), "--preprocess", "unit",
+                            "--methods", "gradcam", "--images", "2", "--steps", "5", "--sanity-images", "0",
+                            "--workers", "0", "--quiet", "--out", str(out)]) == 0  # finished: nothing to do
+    assert cli_module.main(["study-summary", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.split("\n", 1)[1])  # after the line "...: done in N s"
+    assert summary["methods"] == ["random", "gradcam"] and len(summary["means"]) == 2 * len(summary["metrics"])
 
 
 def test_a_file_that_is_not_a_study_is_refused_with_its_name(tmp_path):
