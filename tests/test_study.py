@@ -260,6 +260,7 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
         "images must be a positive integer": (folder, "--methods", "gradcam", "--images", "0"),
         "must be a finite number": (folder, "--methods", "gradcam", "--road-noise", "nan"),
         "--workers must be >= 0, got -1": (folder, "--methods", "gradcam", "--workers", "-1"),
+        "--sanity-images must be >= 0, got -1": (folder, "--methods", "gradcam", "--sanity-images", "-1"),
         "ROAD percentile must be a number, got 'abc'": (folder, "--methods", "gradcam", "--road-percentiles", "20,abc"),
         "other settings": (folder, "--methods", "gradcam"),
     }
@@ -270,11 +271,12 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_code_2(folder, tmp_path):
     assert not (tmp_path / "new.sqlite").exists()  # refused before anything was written
 
 
-def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_workers(folder, tmp_path, capsys):
+def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_workers(folder, tmp_path, capsys,
+                                                                                   monkeypatch):
     """A study made from the shell has the settings of one made from Python when no flag is given
     (mutation run 3's survivor study_cli:27, --steps 20 -> 21); --workers 0 (ROAD's imputations in the
     command's own process) and --sanity-images 0 run (study_cli:69 and :71, ``< 0`` -> ``<= 0``); the
-    file records the command as typed (:91); both commands return 0 (:94, :105) and study-summary
+    file records the command as typed, by ``python -m`` or by the console script (:91); both commands return 0 (:94, :105) and study-summary
     --json prints the summary (:100)."""
     import inspect
     import json
@@ -299,9 +301,12 @@ def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_worker
     assert first["workers"] == 0 and first["command"].startswith(f"python -m xaitools study {folder} --model")
 
     capsys.readouterr()
-    assert cli_module.main(["study", str(folder), "--model", str(tmp_path / "tiny.keras"), "--preprocess", "unit",
-                            "--methods", "gradcam", "--images", "2", "--steps", "5", "--sanity-images", "0",
-                            "--workers", "0", "--quiet", "--out", str(out)]) == 0  # finished: nothing to do
+    argv = ["study", str(folder), "--model", str(tmp_path / "tiny.keras"), "--preprocess", "unit", "--methods",
+            "gradcam", "--images", "2", "--steps", "5", "--sanity-images", "0", "--workers", "0", "--quiet",
+            "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", ["/opt/bin/xaitools", *argv])  # as the console script would be called
+    assert cli_module.main(argv) == 0  # the study is finished: nothing to do
+    assert study.Store(out).get("runs")[-1]["command"] == " ".join(["/opt/bin/xaitools", *argv])
     assert cli_module.main(["study-summary", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.split("\n", 1)[1])  # after the line "...: done in N s"
     assert summary["methods"] == ["random", "gradcam"] and len(summary["means"]) == 2 * len(summary["metrics"])
