@@ -243,6 +243,28 @@ def test_rows_do_not_depend_on_roads_worker_processes(folder, tmp_path):
     assert len({v[0] for v in got[0].values()}) > 1  # not all the same number
 
 
+def test_a_changed_image_or_another_folder_is_refused_by_the_images_hashes(folder, tmp_path):
+    """Each image's hash, position and top class are stored with the rows; a rerun whose image of the same
+    name has other pixels, or whose folder holds none of the file's images, is refused (mutation run 3's
+    survivor study_run:134, the images table never written)."""
+    from PIL import Image
+
+    out = tmp_path / "s.sqlite"
+    study.run(folder, tiny_model(0), ["gradcam"], images=2, out=out, preprocess="unit", **FAST)
+    with sqlite3.connect(out) as db:
+        stored = db.execute("SELECT name, position, probability FROM images ORDER BY position").fetchall()
+    assert [(n, i) for n, i, _ in stored] == [("im0.png", 0), ("im1.png", 1)] and all(0 < p <= 1 for *_, p in stored)
+
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(folder / "im1.png")
+    with pytest.raises(study.StudyError, match="im1.png differs from the image of that name"):
+        study.run(folder, tiny_model(0), ["gradcam"], images=2, out=out, preprocess="unit", **FAST)
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(other / "new.png")
+    with pytest.raises(study.StudyError, match="holds other images than the folder"):
+        study.run(other, tiny_model(0), ["gradcam"], images=1, out=out, preprocess="unit", **FAST)
+
+
 def cli(*args):
     done = subprocess.run([sys.executable, "-m", "xaitools", *map(str, args)], capture_output=True, text=True)
     return done.returncode, done.stderr.strip().splitlines()
