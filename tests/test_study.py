@@ -3,6 +3,7 @@
 import sqlite3
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -143,6 +144,38 @@ def test_summary_names_the_best_group_and_who_beats_the_random_reference():
     fig = s.plot(["deletion", "insertion"], ["random", "good"])
     assert len(fig.axes) == 2 and fig.axes[0].get_yticklabels()[0].get_text() == "random"
 
+    # the printed summary (`study-summary`, the committed study/*.txt; mutation run 3's survivors
+    # study_stats:245 and :260): a header of labels with their direction, one row per method, the verdicts
+    printed = str(s).splitlines()
+    at = next(i for i, line in enumerate(printed) if line.startswith("method"))
+    assert printed[at].split() == ["method", "deletion", "AUC", "v", "insertion", "AUC", "^"]
+    assert printed[at + 1] == "-" * len(printed[at])
+    for line, meth in zip(printed[at + 2 : at + 6], shift):
+        m, lo, hi, _ = s.means[(meth, "deletion")]
+        assert line.split()[:5] == [meth, f"{m:.3f}", "[", f"{lo:.3f},", f"{hi:.3f}]"]
+    deletion = printed[printed.index("deletion AUC: best good; not significantly different from it: twin") + 1]
+    assert deletion.startswith("  4 of 6 pairs differ significantly; not significant: ")
+    assert sorted(deletion.split(": ", 1)[1].split(", ")) == sorted(
+        f"{c.a}~{c.b} (p={c.p_holm:.2f})" for c in s.not_significant("deletion"))
+    assert {(c.a, c.b) for c in s.not_significant("deletion")} == {("random", "poor"), ("good", "twin")}
+    assert "  0 of 6 pairs differ significantly; not significant: random~good" in str(s)  # insertion: all tied
+
+
+def test_verdicts_list_up_to_twelve_tied_pairs():
+    """Two groups of methods, equal inside a group, apart across: 4 + 4 methods give 12 tied pairs
+    (listed), 5 + 3 give 13 (only counted) (mutation run 3's survivor study_stats:177, ``<= 12`` -> ``< 12``)."""
+    base = np.random.default_rng(6).normal(0.5, 0.1, 30)
+    for group, listed in ((4, True), (5, False)):
+        names = [f"m{k}" for k in range(8)]
+        rows = [{"image": str(i), "method": m, "deletion": base[i] + (0.2 if k >= group else 0.0)}
+                for k, m in enumerate(names) for i in range(30)]
+        s = study_stats.summarize(rows, names, metrics=["deletion"], n_resamples=100)
+        tied = len(s.not_significant("deletion"))
+        assert tied == group * (group - 1) // 2 + (8 - group) * (7 - group) // 2
+        text = " ".join(s.verdicts("deletion").split())
+        assert f"pairs of methods not significantly different: {tied} of 28" in text
+        assert ("m0~m1" in text) is listed, text
+
 
 # -- the runner on a tiny Keras model -----------------------------------------------------------------
 def tiny_model(seed=0):
@@ -187,6 +220,36 @@ def flaky():
     methods.register("flaky", methods.map_method(maps), doc="test only")
     yield state
     methods.METHODS.pop("flaky", None)
+
+
+def test_a_methods_seconds_leave_out_its_warm_up(folder, tmp_path, monkeypatch):
+    """The seconds per image are those of the timed call, not of the first calls that compile the
+    method (mutation run 3's survivor study_run:186, the warm-up's time not set aside). A clock that
+    only the method moves: 100 s per warm-up call, 1 s per image explained."""
+    import types
+
+    from xaitools import study_run
+
+    clock = {"now": 0.0, "calls": 0}
+
+    def maps(model, resized, classes, **options):
+        clock["calls"] += 1
+        clock["now"] += 100.0 if clock["calls"] <= 2 else float(len(resized))  # warm-up: one image, then two
+        return np.stack([np.arange(resized.shape[1] * resized.shape[2], dtype=np.float32).reshape(resized.shape[1:3])]
+                        * len(resized))
+
+    methods.register("clocked", methods.map_method(maps), doc="test only")
+    monkeypatch.setattr(study_run, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"], time=time.time))
+    try:
+        out = tmp_path / "s.sqlite"
+        study.run(folder, tiny_model(0), ["clocked"], images=3, out=out, preprocess="unit", workers=0,
+                  **(FAST | dict(batch_size=3, sanity_images=0)))
+    finally:
+        methods.METHODS.pop("clocked", None)
+    assert clock["calls"] == 3
+    assert [r["seconds"] for r in study.Store(out).rows() if r["method"] == "clocked"] == [1.0, 1.0, 1.0]
+    parts = study.Store(out).get("runs")[-1]["seconds_by_part"]
+    assert parts["explain"] == 3.0 and parts["other"] == 200.0
 
 
 def test_an_interrupted_study_keeps_its_rows_and_a_rerun_completes_without_recomputing(folder, tmp_path, flaky):
