@@ -163,7 +163,8 @@ def test_summary_names_the_best_group_and_who_beats_the_random_reference():
 
 def test_verdicts_list_up_to_twelve_tied_pairs():
     """Two groups of methods, equal inside a group, apart across: 4 + 4 methods give 12 tied pairs
-    (listed), 5 + 3 give 13 (only counted) (mutation run 3's survivor study_stats:177, ``<= 12`` -> ``< 12``)."""
+    (listed), 5 + 3 give 13 (only counted); with none, nothing follows the count (mutation run 3's survivor
+    study_stats:177, ``0 < len(ns)`` -> ``0 <= len(ns)``, and its neighbours)."""
     base = np.random.default_rng(6).normal(0.5, 0.1, 30)
     for group, listed in ((4, True), (5, False)):
         names = [f"m{k}" for k in range(8)]
@@ -175,6 +176,9 @@ def test_verdicts_list_up_to_twelve_tied_pairs():
         text = " ".join(s.verdicts("deletion").split())
         assert f"pairs of methods not significantly different: {tied} of 28" in text
         assert ("m0~m1" in text) is listed, text
+    rows = [{"image": str(i), "method": f"m{k}", "deletion": base[i] + 0.1 * k} for k in range(8) for i in range(30)]
+    text = study_stats.summarize(rows, [f"m{k}" for k in range(8)], metrics=["deletion"], n_resamples=100).verdicts("deletion")
+    assert text.endswith("pairs of methods not significantly different: 0 of 28")  # no tied pair: no list, no colon
 
 
 # -- the runner on a tiny Keras model -----------------------------------------------------------------
