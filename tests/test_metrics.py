@@ -125,7 +125,7 @@ def test_cascade_refuses_depths_that_do_not_increase_within_the_layers(cnn):
     """Re-initialising from the top down cannot go back up: decreasing, negative or too deep ``depths``
     are one clear error before any layer is touched (mutation run 3's survivor metrics:196,
     ``depths[1:]`` -> ``depths[0:]``, which let [2, 1] through)."""
-    for bad in ([2, 1], [0, 2, 1], [-1, 1], [1, 4], []):
+    for bad in ([2, 1], [0, 2, 1], [-1, 1], [1, 4], [0, 1, 4], []):
         with pytest.raises(ValueError, match=r"depths must increase within 0\.\.3"):
             next(metrics.cascade(cnn, bad))
     assert [k for k, _, _ in metrics.cascade(cnn, [0, 1, 1, 3])] == [0, 1, 1, 3]  # repeats are allowed
