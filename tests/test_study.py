@@ -138,6 +138,12 @@ def test_summary_names_the_best_group_and_who_beats_the_random_reference():
     assert s.compare("twin", "good", "deletion") is s.compare("good", "twin", "deletion")
     assert "pairs of methods not significantly different: 1 of 3: good~twin" in text
     assert "insertion AUC (higher is better): best" in s.verdicts("insertion")  # all equal: every pair tied
+    # wrapped: the headline's own lines go on indented by 2, the indented lines' by 4 (study_stats:180)
+    narrow = s.verdicts("deletion", width=40).splitlines()
+    assert narrow[0].startswith("deletion AUC") and narrow[1].startswith("  ") and narrow[1][2] != " "
+    at = next(i for i, line in enumerate(narrow) if line.startswith("  significantly better"))
+    assert narrow[at + 1].startswith("    ") and narrow[at + 1][4] != " "
+    assert " ".join(" ".join(narrow).split()) == " ".join(s.verdicts("deletion").split())
     table = s.table(["deletion"], ["good", "poor"], digits=2).splitlines()
     m, lo, hi, _ = s.means[("good", "deletion")]
     assert len(table) == 3 and table[1].split() == ["good", f"{m:.2f}", f"[{lo:.2f},", f"{hi:.2f}]"]
