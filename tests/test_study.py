@@ -153,6 +153,7 @@ def test_summary_names_the_best_group_and_who_beats_the_random_reference():
     # the printed summary (`study-summary`, the committed study/*.txt; mutation run 3's survivors
     # study_stats:245 and :260): a header of labels with their direction, one row per method, the verdicts
     printed = str(s).splitlines()
+    assert printed[0] == "30 images"  # rows given by hand: no model or settings to describe
     at = next(i for i, line in enumerate(printed) if line.startswith("method"))
     assert printed[at].split() == ["method", "deletion", "AUC", "v", "insertion", "AUC", "^"]
     assert printed[at + 1] == "-" * len(printed[at])

@@ -138,12 +138,15 @@ class Summary:
         import datetime
 
         sett, model, runs = self.meta.get("settings") or {}, self.meta.get("model") or {}, self.meta.get("runs") or []
-        n_img = max((v[3] for (m, k), v in self.means.items() if k == "deletion"), default=0)
-        lines = [f"model {model.get('name', '?')} ({len(model.get('classes') or [])} classes), {n_img} images, "
-                 f"each explained for the model's top class; seed {sett.get('seed')}",
-                 f"deletion/insertion: {sett.get('steps')} steps, {sett.get('baseline')} baseline; ROAD at percentiles "
-                 f"{', '.join(f'{p:g}' for p in sett.get('road_percentiles', []))}; randomization on the first "
-                 f"{sett.get('sanity_images')} images ({sett.get('sanity_seeds')} seeds for seeded methods)"]
+        n_img = max((v[3] for v in self.means.values()), default=0)
+        lines = [(f"model {model.get('name', '?')} ({len(model.get('classes') or [])} classes), " if model else "")
+                 + f"{n_img} images" + (f", each explained for the model's top class; seed {sett.get('seed')}"
+                                        if sett else "")]
+        if sett:  # rows from a study file; rows given by hand have no settings to report
+            lines.append(f"deletion/insertion: {sett.get('steps')} steps, {sett.get('baseline')} baseline; ROAD at "
+                         f"percentiles {', '.join(f'{p:g}' for p in sett.get('road_percentiles', []))}; randomization "
+                         f"on the first {sett.get('sanity_images')} images ({sett.get('sanity_seeds')} seeds for "
+                         "seeded methods)")
         wall = sum(r.get("wall_seconds", 0) for r in runs)
         if runs:
             day = datetime.datetime.fromtimestamp(runs[0]["started"], datetime.timezone.utc).strftime("%Y-%m-%d")
