@@ -142,8 +142,8 @@ class Runner:
                         # method explains (the network keeps both cores busy, the workers fill the gaps)
                         finish, behind = self.batch(m, pending[m], images, top, ends), finish
                         self._finish(behind, bar)
-                self._finish(finish, bar)  # a batch's rows are all in before the next batch
-                finish = None
+                last, finish = finish, None  # (if scoring it fails, it is not scored again below)
+                self._finish(last, bar)  # a batch's rows are all in before the next batch
         except BaseException:  # a crash or Ctrl-C: the maps already made are scored and kept first
             if finish is not None:
                 try:
