@@ -372,8 +372,8 @@ def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_worker
     """A study made from the shell has the settings of one made from Python when no flag is given
     (mutation run 3's survivor study_cli:27, --steps 20 -> 21); --workers 0 (ROAD's imputations in the
     command's own process) and --sanity-images 0 run (study_cli:69 and :71, ``< 0`` -> ``<= 0``); the
-    file records the command as typed, by ``python -m`` or by the console script (:91); both commands return 0 (:94, :105) and study-summary
-    --json prints the summary (:100)."""
+    file records the command as typed, by ``python -m`` or by the console script (:91); both commands
+    return 0 (:94, :105) and study-summary --json prints the summary (:100)."""
     import inspect
     import json
 
