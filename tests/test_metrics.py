@@ -123,7 +123,7 @@ def test_cascade_reinitialises_from_the_top(cnn):
 
 def test_cascade_refuses_depths_that_do_not_increase_within_the_layers(cnn):
     """Re-initialising from the top down cannot go back up: decreasing, negative or too deep ``depths``
-    are one clear error before any layer is touched (mutation run 3's survivor metrics:196,
+    are one clear error before any layer is re-initialised (mutation run 3's survivor metrics:196,
     ``depths[1:]`` -> ``depths[0:]``, which let [2, 1] through)."""
     for bad in ([2, 1], [0, 2, 1], [-1, 1], [1, 4], [0, 1, 4], []):
         with pytest.raises(ValueError, match=r"depths must increase within 0\.\.3"):
