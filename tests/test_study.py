@@ -216,8 +216,28 @@ def folder(tmp_path):
 FAST = dict(batch_size=1, sanity_images=2, sanity_seeds=2, progress=False, percentiles=[20, 50, 80])
 
 
+def ramp(resized):
+    """A fixed map per image: x + y."""
+    y, x = np.mgrid[0:resized.shape[1], 0:resized.shape[2]]
+    return np.stack([(x + y).astype(np.float32)] * len(resized))
+
+
 @pytest.fixture
-def flaky():
+def temp_method():
+    """Registers a method for one test (``register(name, maps)``) and removes it afterwards."""
+    names = []
+
+    def register(name, maps):
+        methods.register(name, methods.map_method(maps), doc="test only")
+        names.append(name)
+
+    yield register
+    for name in names:
+        methods.METHODS.pop(name, None)
+
+
+@pytest.fixture
+def flaky(temp_method):
     """A registered method (a fixed map) that raises on a chosen call: an interrupted run."""
     state = {"calls": 0, "fail_at": None}
 
@@ -225,15 +245,13 @@ def flaky():
         state["calls"] += 1
         if state["calls"] == state["fail_at"]:
             raise KeyboardInterrupt  # as Ctrl-C would
-        y, x = np.mgrid[0:resized.shape[1], 0:resized.shape[2]]
-        return np.stack([(x + y).astype(np.float32)] * len(resized))
+        return ramp(resized)
 
-    methods.register("flaky", methods.map_method(maps), doc="test only")
-    yield state
-    methods.METHODS.pop("flaky", None)
+    temp_method("flaky", maps)
+    return state
 
 
-def test_a_methods_seconds_leave_out_its_warm_up(folder, tmp_path, monkeypatch):
+def test_a_methods_seconds_leave_out_its_warm_up(folder, tmp_path, monkeypatch, temp_method):
     """The seconds per image are those of the timed call, not of the first calls that compile the
     method (mutation run 3's survivor study_run:186, the warm-up's time not set aside). A clock that
     only the method moves: 100 s per warm-up call, 1 s per image explained."""
@@ -246,17 +264,13 @@ def test_a_methods_seconds_leave_out_its_warm_up(folder, tmp_path, monkeypatch):
     def maps(model, resized, classes, **options):
         clock["calls"] += 1
         clock["now"] += 100.0 if clock["calls"] <= 2 else float(len(resized))  # warm-up: one image, then two
-        return np.stack([np.arange(resized.shape[1] * resized.shape[2], dtype=np.float32).reshape(resized.shape[1:3])]
-                        * len(resized))
+        return ramp(resized)
 
-    methods.register("clocked", methods.map_method(maps), doc="test only")
+    temp_method("clocked", maps)
     monkeypatch.setattr(study_run, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"], time=time.time))
-    try:
-        out = tmp_path / "s.sqlite"
-        study.run(folder, tiny_model(0), ["clocked"], images=3, out=out, preprocess="unit", workers=0,
-                  **(FAST | dict(batch_size=3, sanity_images=0)))
-    finally:
-        methods.METHODS.pop("clocked", None)
+    out = tmp_path / "s.sqlite"
+    study.run(folder, tiny_model(0), ["clocked"], images=3, out=out, preprocess="unit", workers=0,
+              **(FAST | dict(batch_size=3, sanity_images=0)))
     assert clock["calls"] == 3
     assert [r["seconds"] for r in study.Store(out).rows() if r["method"] == "clocked"] == [1.0, 1.0, 1.0]
     parts = study.Store(out).get("runs")[-1]["seconds_by_part"]
@@ -387,9 +401,10 @@ def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_worker
 
     tiny_model().save(tmp_path / "tiny.keras")
     out = tmp_path / "w0.sqlite"
-    code, lines = cli("study", folder, "--model", tmp_path / "tiny.keras", "--preprocess", "unit",
-                      "--methods", "gradcam", "--images", 2, "--steps", 5, "--sanity-images", 0,
-                      "--workers", 0, "--quiet", "--out", out)
+    argv = ["study", str(folder), "--model", str(tmp_path / "tiny.keras"), "--preprocess", "unit", "--methods",
+            "gradcam", "--images", "2", "--steps", "5", "--sanity-images", "0", "--workers", "0", "--quiet",
+            "--out", str(out)]
+    code, lines = cli(*argv)
     assert code == 0, lines
     with sqlite3.connect(out) as db:
         assert db.execute("select count(*) from rows where road_morf is not null").fetchone()[0] == 4
@@ -397,9 +412,6 @@ def test_the_study_commands_defaults_are_the_librarys_and_it_runs_without_worker
     assert first["workers"] == 0 and first["command"].startswith(f"python -m xaitools study {folder} --model")
 
     capsys.readouterr()
-    argv = ["study", str(folder), "--model", str(tmp_path / "tiny.keras"), "--preprocess", "unit", "--methods",
-            "gradcam", "--images", "2", "--steps", "5", "--sanity-images", "0", "--workers", "0", "--quiet",
-            "--out", str(out)]
     monkeypatch.setattr(sys, "argv", ["/opt/bin/xaitools", *argv])  # as the console script would be called
     assert cli_module.main(argv) == 0  # the study is finished: nothing to do
     assert study.Store(out).get("runs")[-1]["command"] == " ".join(["/opt/bin/xaitools", *argv])
